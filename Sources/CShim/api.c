@@ -1,0 +1,211 @@
+/*
+ * api.c — start-up and the public mg_ calls.
+ *
+ * Start-up happens once, on first use: from the first mg_ call, the first malloc under the
+ * preload, or the preload's constructor, whichever comes first. It reads MIRRORGUARD_OPTIONS,
+ * creates the arena, primes the unwinder and the symbol tables, and installs the fault handler.
+ * It allocates nothing with malloc, because it may run inside the process's first malloc; a
+ * thread that re-enters it (libunwind or libc calling malloc while we start) is told "not
+ * ready" and served elsewhere by the caller.
+ *
+ * Conversions between views are range checks and one addition. Write sections hold one
+ * process-wide mutex, taken once per thread however deeply sections nest.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg_internal.h"
+#include "symbols.h"
+
+#pragma GCC visibility push(hidden)
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_FAILED };
+static _Atomic int init_state;
+static _Atomic pid_t init_thread;
+static int init_error;
+
+static const char *const backing_names[] = {"auto", "memfd", "shm", "tmpfile"};
+
+static void banner(void)
+{
+    char line[256];
+    size_t n = 0;
+#define ADD(s) do { size_t l_ = strlen(s); memcpy(line + n, s, l_); n += l_; } while (0)
+    ADD("MirrorGuard: arena on ");
+    ADD(backing_names[_mg_arena.backing]);
+    ADD(", guards by ");
+    ADD(_mg_arena.guard_madvise ? "madvise" : "mprotect");
+    ADD(_mg_opt.protect_below ? ", guard before objects" : ", guard after objects");
+    ADD(_mg_opt.on_error == MG_ON_ERROR_CONTINUE ? ", on_error=continue\n" : ", on_error=abort\n");
+#undef ADD
+    _mg_write_all(2, line, n);
+}
+
+static void start(void)
+{
+    _mg_options_parse(getenv("MIRRORGUARD_OPTIONS"));
+    if (_mg_opt.help) _mg_options_print_help();
+    _mg_stacks_init();
+    int err = _mg_arena_init();
+    if (!err) err = _mg_slots_init();
+    _mg_symbols_prime();
+    _mg_fault_install();
+    if (err) {
+        init_error = err;
+        _mg_warn("cannot create the arena; allocations will fail with ENOMEM");
+        atomic_store(&init_state, INIT_FAILED);
+        return;
+    }
+    if (_mg_opt.verbosity >= 1) banner();
+    atomic_store(&init_state, INIT_DONE);
+}
+
+int _mg_ready(void)
+{
+    int s = atomic_load_explicit(&init_state, memory_order_acquire);
+    if (MG_LIKELY(s == INIT_DONE)) return 1;
+    if (s == INIT_NONE) {
+        int expected = INIT_NONE;
+        if (atomic_compare_exchange_strong(&init_state, &expected, INIT_RUNNING)) {
+            atomic_store(&init_thread, _mg_gettid());
+            start();
+            return atomic_load(&init_state) == INIT_DONE;
+        }
+    }
+    /* Someone is starting: the same thread re-entering is not ready; others wait. */
+    if (atomic_load(&init_thread) == _mg_gettid() && atomic_load(&init_state) == INIT_RUNNING) {
+        errno = EAGAIN;
+        return 0;
+    }
+    while (atomic_load(&init_state) == INIT_RUNNING) { }
+    if (atomic_load(&init_state) == INIT_DONE) return 1;
+    errno = init_error ? ENOMEM : EAGAIN;
+    return 0;
+}
+
+/* Reports a free of p that is not the start of a live object. */
+static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t slot_id, uint32_t stack)
+{
+    int n;
+    const uintptr_t *frames = _mg_stack_get(stack, &n);
+    const struct mg_slot *s = _mg_slot_get(slot_id);
+    enum mg_view view = MG_VIEW_RW;
+    struct mg_report r = {
+        .kind = status == MG_FREE_DOUBLE ? MG_KIND_DOUBLE_FREE : MG_KIND_INVALID_FREE,
+        .addr = p,
+        .pc = n ? frames[0] : 0,
+        .access = "FREE",
+        .tid = _mg_gettid(),
+        .frames = frames,
+        .nframes = n,
+        .slot = s,
+    };
+    if (s && _mg_offset_of(p, &view) >= 0) {
+        r.region_begin = _mg_addr(s->user, view);
+        r.region_size = s->size;
+        r.where = p < r.region_begin ? MG_WHERE_BEFORE
+                : p >= r.region_begin + s->size && s->size ? MG_WHERE_AFTER : MG_WHERE_INSIDE;
+    } else {
+        r.note = "the pointer is not in MirrorGuard's arena (a stack, global or foreign heap address)";
+    }
+    _mg_report(&r);
+    if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
+}
+
+/* The shared free path of mg_free (and of free() under the preload). */
+void _mg_free_at(const void *p, uintptr_t ra);
+void _mg_free_at(const void *p, uintptr_t ra)
+{
+    if (!p) return;
+    uint32_t stack = _mg_stack_capture(ra);
+    int64_t off = _mg_offset_of((uintptr_t)p, NULL);
+    uint32_t slot_id = 0;
+    enum mg_free_status st = off < 0 ? MG_FREE_INVALID : _mg_slot_free((uint64_t)off, stack, &slot_id);
+    if (st != MG_FREE_OK) report_bad_free(st, (uintptr_t)p, slot_id, stack);
+}
+
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static MG_TLS unsigned write_depth;
+
+#pragma GCC visibility pop
+
+MG_EXPORT __attribute__((noinline)) void *mg_alloc(size_t size)
+{
+    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
+    if (!_mg_ready()) { errno = ENOMEM; return NULL; }
+    uint64_t off;
+    int err = _mg_slot_alloc(size, (size_t)_mg_opt.alignment, MG_FAMILY_MG, MG_VIEW_RO,
+                             _mg_stack_capture(ra), &off);
+    if (err) { errno = err; return NULL; }
+    return (void *)_mg_addr(off, MG_VIEW_RO);
+}
+
+MG_EXPORT __attribute__((noinline)) void mg_free(const void *p)
+{
+    if (!p || !_mg_ready()) return;
+    _mg_free_at(p, (uintptr_t)__builtin_return_address(0));
+}
+
+MG_EXPORT void *mg_rw(const void *p)
+{
+    enum mg_view v;
+    int64_t off = _mg_offset_of((uintptr_t)p, &v);
+    return off < 0 ? NULL : (void *)_mg_addr((uint64_t)off, MG_VIEW_RW);
+}
+
+MG_EXPORT const void *mg_ro(const void *p)
+{
+    enum mg_view v;
+    int64_t off = _mg_offset_of((uintptr_t)p, &v);
+    return off < 0 ? NULL : (const void *)_mg_addr((uint64_t)off, MG_VIEW_RO);
+}
+
+MG_EXPORT void *mg_unprotect(const void *p)
+{
+    void *rw = mg_rw(p);
+    if (MG_UNLIKELY(!rw)) { errno = EINVAL; return NULL; }
+    if (write_depth++ == 0) pthread_mutex_lock(&write_lock);
+    return rw;
+}
+
+MG_EXPORT const void *mg_protect(const void *p)
+{
+    const void *ro = mg_ro(p);
+    if (MG_UNLIKELY(!ro)) { errno = EINVAL; return NULL; }
+    if (MG_UNLIKELY(write_depth == 0)) {
+        _mg_warn("mg_protect without a matching mg_unprotect; ignored");
+        return ro;
+    }
+    if (--write_depth == 0) pthread_mutex_unlock(&write_lock);
+    return ro;
+}
+
+MG_EXPORT size_t mg_size(const void *p)
+{
+    int64_t off = _mg_offset_of((uintptr_t)p, NULL);
+    if (off < 0) return 0;
+    const struct mg_slot *s = _mg_slot_for((uint64_t)off, NULL);
+    return (s && s->state == MG_SLOT_LIVE && s->user == (uint64_t)off) ? s->size : 0;
+}
+
+MG_EXPORT const char *mg_backing(void)
+{
+    return _mg_ready() ? backing_names[_mg_arena.backing] : "none";
+}
+
+MG_EXPORT const char *mg_guard_method(void)
+{
+    return _mg_ready() ? (_mg_arena.guard_madvise ? "madvise" : "mprotect") : "none";
+}
+
+MG_EXPORT size_t mg_arena_size(void)
+{
+    return atomic_load(&_mg_arena.file_size);
+}
+
+MG_EXPORT size_t mg_live_objects(void)
+{
+    return _mg_slots_live();
+}

@@ -1,0 +1,204 @@
+/*
+ * arena.c — the arena file and its two views.
+ *
+ * One file (a memfd, else a POSIX shm object, else an unlinked temporary file) is mapped twice
+ * with MAP_SHARED inside one reservation: the read-only view at `ro` and the writable view at
+ * `rw = ro + reserve`. Both views are reserved once at their full size, far larger than the
+ * file; the file grows with ftruncate only, so no pointer ever moves, and pages past its end
+ * raise SIGBUS (reported as arena-bus-error). A memfd is sealed against shrinking, so nobody can
+ * pull pages out from under live objects.
+ *
+ * Guard pages are made per view, both views at once: with MADV_GUARD_INSTALL where the kernel
+ * supports it on this file (page-table markers, no VMA each, Linux 6.13+ and later for shmem),
+ * else with mprotect, which splits VMAs and so limits how many objects can be live.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mg_internal.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+
+#pragma GCC visibility push(hidden)
+
+struct mg_arena _mg_arena = {.fd = -1};
+
+/* Growth happens in steps of this many bytes, so ftruncate is rare. */
+#define GROW_STEP ((size_t)64 << 20)
+
+static int open_memfd(void)
+{
+    int fd = memfd_create("mirrorguard-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    /* Nobody may shrink the file under live objects; punching holes is still allowed. */
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+    return fd;
+}
+
+static int open_shm(void)
+{
+    char name[64];
+    for (int attempt = 0; attempt < 16; attempt++) {
+        snprintf(name, sizeof name, "/mirrorguard-%d-%d", (int)getpid(), attempt);
+        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            shm_unlink(name);
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
+    }
+    return -1;
+}
+
+static int open_tmpfile(void)
+{
+    const char *dirs[] = {getenv("TMPDIR"), "/dev/shm", "/tmp"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!dirs[i] || !*dirs[i]) continue;
+        int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0) return fd;
+        char path[512];
+        snprintf(path, sizeof path, "%s/mirrorguard-XXXXXX", dirs[i]);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0) {
+            unlink(path);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static int open_backing(int wanted, int *used)
+{
+    static int (*const openers[])(void) = {NULL, open_memfd, open_shm, open_tmpfile};
+    if (wanted != MG_BACKING_AUTO) {
+        *used = wanted;
+        return openers[wanted]();
+    }
+    for (int b = MG_BACKING_MEMFD; b <= MG_BACKING_TMPFILE; b++) {
+        int fd = openers[b]();
+        if (fd >= 0) {
+            *used = b;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* Does MADV_GUARD_INSTALL work on this file's mappings? Try it on page 0, which is the arena's
+ * leading guard page anyway (the underflow guard of the first slot). */
+static int probe_madvise_guard(void)
+{
+    if (madvise((void *)_mg_arena.ro, _mg_arena.page, MADV_GUARD_INSTALL) != 0) return 0;
+    if (madvise((void *)_mg_arena.rw, _mg_arena.page, MADV_GUARD_INSTALL) != 0) {
+        (void)madvise((void *)_mg_arena.ro, _mg_arena.page, MADV_GUARD_REMOVE);
+        return 0;
+    }
+    return 1;
+}
+
+int _mg_arena_init(void)
+{
+    struct mg_arena *a = &_mg_arena;
+    a->page = (size_t)sysconf(_SC_PAGESIZE);
+    a->page_shift = (unsigned)__builtin_ctzl(a->page);
+    a->reserve = (size_t)_mg_opt.arena_gb << 30;
+
+    int fd = open_backing(_mg_opt.backing, &a->backing);
+    if (fd < 0) return errno ? errno : ENOMEM;
+
+    /* One reservation for both views keeps them a fixed distance apart. */
+    char *base = mmap(NULL, 2 * a->reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        close(fd);
+        return ENOMEM;
+    }
+    if (mmap(base, a->reserve, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap(base + a->reserve, a->reserve, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        int err = errno;
+        munmap(base, 2 * a->reserve);
+        close(fd);
+        return err == ENOMEM ? ENOMEM : err;
+    }
+    a->fd = fd;
+    a->rw = (uintptr_t)base + a->reserve;
+    if (_mg_arena_grow(a->page) != 0) {
+        munmap(base, 2 * a->reserve);
+        close(fd);
+        a->fd = -1;
+        return ENOMEM;
+    }
+    a->ro = (uintptr_t)base; /* published last: _mg_offset_of treats ro == 0 as "no arena" */
+
+    int madv = _mg_opt.guard != MG_GUARD_MPROTECT && probe_madvise_guard();
+    if (_mg_opt.guard == MG_GUARD_MADVISE && !madv)
+        _mg_warn("guard=madvise: MADV_GUARD_INSTALL does not work on this kernel or file; using mprotect");
+    a->guard_madvise = madv;
+    if (!madv && _mg_arena_guard(0, a->page, 1) != 0) return ENOMEM;
+    return 0;
+}
+
+int _mg_arena_grow(size_t bytes)
+{
+    static atomic_flag lock = ATOMIC_FLAG_INIT;
+    if (bytes <= atomic_load_explicit(&_mg_arena.file_size, memory_order_acquire)) return 0;
+    if (bytes > _mg_arena.reserve) return ENOMEM;
+    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) { /* brief: ftruncate only */ }
+    int err = 0;
+    size_t cur = atomic_load_explicit(&_mg_arena.file_size, memory_order_relaxed);
+    if (bytes > cur) {
+        size_t want = (bytes + GROW_STEP - 1) / GROW_STEP * GROW_STEP;
+        if (want > _mg_arena.reserve) want = _mg_arena.reserve;
+        /* A failed step (RLIMIT_FSIZE, a full tmpfs) may still allow the exact size. */
+        if (ftruncate(_mg_arena.fd, (off_t)want) != 0) {
+            want = bytes;
+            if (ftruncate(_mg_arena.fd, (off_t)want) != 0) err = ENOMEM;
+        }
+        if (!err) atomic_store_explicit(&_mg_arena.file_size, want, memory_order_release);
+    }
+    atomic_flag_clear_explicit(&lock, memory_order_release);
+    return err;
+}
+
+int _mg_arena_guard(uint64_t off, size_t len, int on)
+{
+    void *ro = (void *)(_mg_arena.ro + off), *rw = (void *)(_mg_arena.rw + off);
+    if (_mg_arena.guard_madvise) {
+        int advice = on ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+        if (madvise(ro, len, advice) != 0 || madvise(rw, len, advice) != 0) return errno;
+        return 0;
+    }
+    if (mprotect(ro, len, on ? PROT_NONE : PROT_READ) != 0 ||
+        mprotect(rw, len, on ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
+        return errno == ENOMEM ? ENOMEM : errno;
+    return 0;
+}
+
+int _mg_arena_open_page(uint64_t off, enum mg_view view)
+{
+    void *p = (void *)(_mg_addr(off & ~(uint64_t)(_mg_arena.page - 1), view));
+    if (_mg_arena.guard_madvise) (void)madvise(p, _mg_arena.page, MADV_GUARD_REMOVE);
+    /* A write through the read-only view can only complete if that page becomes writable. */
+    return mprotect(p, _mg_arena.page, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+}
+
+void _mg_arena_release(uint64_t off, size_t len)
+{
+    if (fallocate(_mg_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
+        (void)madvise((void *)(_mg_arena.rw + off), len, MADV_REMOVE);
+}
+
+#pragma GCC visibility pop

@@ -1,0 +1,220 @@
+/*
+ * mg_internal.h — what the files of the C core share.
+ *
+ * Naming: `mg_` is public (mirrorguard.h), `_mg_` is shared between files of the core, and
+ * everything else is `static`. The core is compiled with hidden visibility; MG_EXPORT marks the
+ * few symbols a program may call or that must interpose libc's.
+ *
+ * Files and their concerns:
+ *   options.c   the option table (options.def) and its parser          normal context
+ *   platform.c  syscalls behind small wrappers that return 0 or errno    both contexts
+ *   arena.c     the arena file and its two views; growth; guard pages   both contexts
+ *   slots.c     one slot per object: page map, quarantine, canaries     normal context
+ *   stacks.c    stack capture (libunwind) and a deduplicating store     both contexts
+ *   symbols.c   naming code addresses from ELF symbol tables            async-signal-safe
+ *   report.c    formatting and writing reports, text or JSON            async-signal-safe
+ *   fault.c     the SIGSEGV/SIGBUS handler and handler chaining         async-signal-safe
+ *   api.c       start-up and the public mg_ calls                       normal context
+ */
+#ifndef MG_INTERNAL_H
+#define MG_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#error "MirrorGuard's core needs _GNU_SOURCE (set it in cSettings or with -D_GNU_SOURCE)"
+#endif
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include "mirrorguard.h"
+
+#define MG_EXPORT __attribute__((visibility("default")))
+#define MG_TLS __thread __attribute__((tls_model("initial-exec")))
+#define MG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#pragma GCC visibility push(hidden)
+
+/* ---- Options (options.c) ------------------------------------------------------------------ */
+
+#define MG_OPT_INT(name, def, min, max, help) int name;
+#define MG_OPT_ENUM(name, def, values, help) int name;
+#define MG_OPT_STR(name, def, help) char name[256];
+struct mg_options {
+#include "options.def"
+};
+#undef MG_OPT_INT
+#undef MG_OPT_ENUM
+#undef MG_OPT_STR
+
+/* Enum option values, in the order options.def lists them. */
+enum { MG_ON_ERROR_ABORT, MG_ON_ERROR_CONTINUE };
+enum { MG_FORMAT_TEXT, MG_FORMAT_JSON };
+enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
+enum { MG_BACKING_AUTO, MG_BACKING_MEMFD, MG_BACKING_SHM, MG_BACKING_TMPFILE };
+
+extern struct mg_options _mg_opt;
+/* Parses `spec` (MIRRORGUARD_OPTIONS) over the defaults; bad keys and values are reported on
+ * stderr, one line each, and keep their default. */
+void _mg_options_parse(const char *spec);
+void _mg_options_print_help(void);
+
+/* ---- Platform (platform.c) ---------------------------------------------------------------- */
+
+pid_t _mg_gettid(void);
+/* Writes all of buf, retrying on EINTR and short writes; async-signal-safe. */
+void _mg_write_all(int fd, const char *buf, size_t len);
+/* Writes a NUL-terminated line to stderr, prefixed with "MirrorGuard: ". */
+void _mg_warn(const char *msg);
+void _mg_warn2(const char *a, const char *b);
+/* The real sigaction, bypassing our own interposer. */
+int _mg_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Ends the process at once with status `code` (no atexit handlers). */
+__attribute__((noreturn)) void _mg_die(int code);
+/* An internal failure that cannot be reported as a normal result (not ENOMEM). */
+__attribute__((noreturn)) void _mg_fatal(const char *what, int err);
+
+/* ---- Arena (arena.c) ---------------------------------------------------------------------- */
+
+enum mg_view { MG_VIEW_RO = 0, MG_VIEW_RW = 1 };
+
+struct mg_arena {
+    uintptr_t ro, rw;          /* base of each view; rw = ro + reserve */
+    size_t reserve;            /* bytes reserved for each view */
+    size_t page;               /* the page size */
+    unsigned page_shift;
+    int fd;                    /* the arena file */
+    int backing;               /* MG_BACKING_* actually in use */
+    int guard_madvise;         /* 1: MADV_GUARD_INSTALL, 0: mprotect */
+    _Atomic size_t file_size;  /* bytes; grows only */
+};
+extern struct mg_arena _mg_arena;
+
+int _mg_arena_init(void);                 /* 0 or errno */
+int _mg_arena_grow(size_t bytes);         /* make the file at least `bytes` long; 0 or ENOMEM */
+/* Guard pages [off, off+len) in both views (on=1) or make them accessible again (on=0). */
+int _mg_arena_guard(uint64_t off, size_t len, int on);
+/* Open one page of one view after a fault (continue mode). */
+int _mg_arena_open_page(uint64_t off, enum mg_view view);
+/* Give the physical pages of [off, off+len) back to the system; they read as zero after. */
+void _mg_arena_release(uint64_t off, size_t len);
+
+static inline int _mg_in_view(uintptr_t a, uintptr_t base)
+{
+    return a - base < _mg_arena.reserve;
+}
+/* The arena offset of an address in either view, or -1 when it is not in the arena. */
+static inline int64_t _mg_offset_of(uintptr_t a, enum mg_view *view)
+{
+    if (_mg_arena.ro == 0) return -1;
+    if (_mg_in_view(a, _mg_arena.ro)) { if (view) *view = MG_VIEW_RO; return (int64_t)(a - _mg_arena.ro); }
+    if (_mg_in_view(a, _mg_arena.rw)) { if (view) *view = MG_VIEW_RW; return (int64_t)(a - _mg_arena.rw); }
+    return -1;
+}
+static inline uintptr_t _mg_addr(uint64_t off, enum mg_view view)
+{
+    return (view == MG_VIEW_RO ? _mg_arena.ro : _mg_arena.rw) + off;
+}
+
+/* ---- Stacks (stacks.c) -------------------------------------------------------------------- */
+
+#define MG_MAX_FRAMES 64
+/* Captures the current stack from the frame that returns to `ra` (the caller of the public entry
+ * point) and stores it once; returns its id (0 = none). Never allocates. */
+uint32_t _mg_stack_capture(uintptr_t ra);
+/* The frames of a stored stack. */
+const uintptr_t *_mg_stack_get(uint32_t id, int *n);
+/* Captures the stack of a signal handler's thread from the faulting pc outwards into buf. */
+int _mg_stack_from_signal(uintptr_t fault_pc, uintptr_t *buf, int max);
+void _mg_stacks_init(void);
+
+/* ---- Slots (slots.c) ---------------------------------------------------------------------- */
+
+enum mg_slot_state { MG_SLOT_UNUSED, MG_SLOT_LIVE, MG_SLOT_QUARANTINED, MG_SLOT_FREE };
+enum mg_family { MG_FAMILY_MG, MG_FAMILY_MALLOC, MG_FAMILY_NEW, MG_FAMILY_NEW_ARRAY };
+
+struct mg_slot {
+    uint64_t user;         /* arena offset of the object */
+    uint64_t size;         /* bytes requested */
+    uint32_t first_page;   /* data pages [first_page, first_page + npages); the guard follows */
+    uint32_t npages;
+    uint32_t alloc_stack, free_stack;
+    int32_t alloc_tid, free_tid;
+    uint32_t next;         /* quarantine or free-list link (slot id) */
+    uint8_t state;         /* enum mg_slot_state */
+    uint8_t family;        /* enum mg_family */
+    uint8_t view;          /* the view handed out: enum mg_view */
+    uint8_t opened;        /* continue mode opened one of its pages: never reuse it */
+};
+
+int _mg_slots_init(void);
+/* A new object; *off receives its arena offset. 0, or ENOMEM. */
+int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_view view,
+                   uint32_t stack, uint64_t *off);
+
+enum mg_free_status { MG_FREE_OK, MG_FREE_DOUBLE, MG_FREE_INVALID };
+/* Frees the object that starts at `off`. On an error, *slot_id names the slot concerned (0 if
+ * none) and nothing is changed. */
+enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_id);
+/* The slot that owns the page of `off` (data or trailing guard), or NULL. Lock-free: for the
+ * signal handler and reports. */
+const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id);
+const struct mg_slot *_mg_slot_get(uint32_t id);
+void _mg_slot_mark_opened(uint32_t id);
+size_t _mg_slots_live(void);
+
+/* ---- Reports (report.c) ------------------------------------------------------------------- */
+
+#define MG_KINDS(X) \
+    X(HEAP_BUFFER_OVERFLOW, "heap-buffer-overflow") \
+    X(HEAP_BUFFER_UNDERFLOW, "heap-buffer-underflow") \
+    X(HEAP_USE_AFTER_FREE, "heap-use-after-free") \
+    X(DOUBLE_FREE, "double-free") \
+    X(INVALID_FREE, "invalid-free") \
+    X(ALLOC_DEALLOC_MISMATCH, "alloc-dealloc-mismatch") \
+    X(STRAY_WRITE, "stray-write") \
+    X(MEMORY_LEAK, "memory-leak") \
+    X(ARENA_BUS_ERROR, "arena-bus-error")
+#define MG_KIND_ENUM(e, s) MG_KIND_##e,
+enum mg_kind { MG_KINDS(MG_KIND_ENUM) MG_KIND_COUNT };
+#undef MG_KIND_ENUM
+const char *_mg_kind_name(enum mg_kind k);
+
+enum mg_where { MG_WHERE_NONE, MG_WHERE_INSIDE, MG_WHERE_AFTER, MG_WHERE_BEFORE };
+
+struct mg_report {
+    enum mg_kind kind;
+    uintptr_t addr, pc;
+    const char *access;          /* "READ", "WRITE" or "FREE" */
+    pid_t tid;
+    const uintptr_t *frames;     /* the error's own stack; frames[0] is exact, the rest return addresses */
+    int nframes;
+    enum mg_where where;         /* addr relative to the region */
+    uintptr_t region_begin;      /* in the same view as addr */
+    size_t region_size;
+    const struct mg_slot *slot;  /* allocation and free stacks, or NULL */
+    const char *note;            /* an extra line, or NULL */
+};
+
+/* Formats and writes one report with one write(2); async-signal-safe; serialized between
+ * threads. Returns after writing: the caller decides whether the process ends. */
+void _mg_report(const struct mg_report *r);
+/* Ends the process after a report in abort mode. */
+__attribute__((noreturn)) void _mg_report_abort(void);
+extern _Atomic unsigned long _mg_reports;
+
+/* ---- Faults (fault.c) --------------------------------------------------------------------- */
+
+/* Installs the SIGSEGV/SIGBUS handler (once) on an alternate stack; earlier handlers are chained. */
+void _mg_fault_install(void);
+
+/* ---- Start-up (api.c) --------------------------------------------------------------------- */
+
+/* 1 once the arena is usable; starts it on first use. 0 if start-up failed (errno set). */
+int _mg_ready(void);
+
+#pragma GCC visibility pop
+#endif /* MG_INTERNAL_H */

@@ -1,0 +1,83 @@
+/*
+ * platform.c — the few libc and kernel calls the core needs, behind small wrappers.
+ *
+ * Everything here is async-signal-safe: raw syscalls and no allocation, so reports, the fault
+ * handler and start-up inside the first malloc can all use it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mg_internal.h"
+
+/* glibc's own sigaction, exported under this name too; calling it bypasses the interposer in
+ * fault.c without dlsym. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+#pragma GCC visibility push(hidden)
+
+pid_t _mg_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+void _mg_write_all(int fd, const char *buf, size_t len)
+{
+    int saved = errno;
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    errno = saved;
+}
+
+void _mg_warn2(const char *a, const char *b)
+{
+    char line[512];
+    size_t n = 0, la = strlen(a), lb = b ? strlen(b) : 0;
+    static const char prefix[] = "MirrorGuard: ";
+    memcpy(line, prefix, sizeof prefix - 1);
+    n = sizeof prefix - 1;
+    if (la > 240) la = 240;
+    if (lb > 240) lb = 240;
+    memcpy(line + n, a, la);
+    n += la;
+    if (b) { memcpy(line + n, b, lb); n += lb; }
+    line[n++] = '\n';
+    _mg_write_all(2, line, n);
+}
+
+void _mg_warn(const char *msg)
+{
+    _mg_warn2(msg, NULL);
+}
+
+int _mg_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return __sigaction(sig, act, old);
+}
+
+void _mg_die(int code)
+{
+    _exit(code);
+}
+
+void _mg_fatal(const char *what, int err)
+{
+    char num[16];
+    int i = (int)sizeof num - 1;
+    num[i] = 0;
+    do { num[--i] = (char)('0' + err % 10); err /= 10; } while (err > 0 && i > 0);
+    _mg_warn2("internal error: ", what);
+    _mg_warn2("  errno ", num + i);
+    _exit(70);
+}
+
+#pragma GCC visibility pop

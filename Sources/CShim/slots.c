@@ -1,0 +1,273 @@
+/*
+ * slots.c — one guarded slot per object.
+ *
+ * The arena is carved, from a bump pointer, into slots of whole pages, each followed by its own
+ * guard page; page 0 is a guard too. So every object has a guard on both sides:
+ *
+ *     | guard | data … data | guard | data … data | guard | …
+ *               slot 1                slot 2
+ *
+ * By default the object ends as close to the next guard as the alignment allows (an overflow
+ * traps at once) and the slack before it, inside its first page, holds a canary checked at free.
+ * With protect_below=1 the object starts right after the previous guard instead, and the canary
+ * sits after it. Either way small overruns on the unguarded side are found at free.
+ *
+ * A slot keeps its geometry for life, so a page → slot map written once at creation can be read
+ * without a lock by the signal handler. Freeing a slot guards its data pages too (so a use after
+ * free traps), punches its pages out of the file (so RSS follows live memory), and puts it at
+ * the tail of a FIFO quarantine of `quarantine_mb`; slots leaving the quarantine join a free list
+ * for their page count and are reused, unguarded and zero, by a later allocation of that count.
+ *
+ * Metadata changes under one mutex; the syscalls (madvise, fallocate, mprotect) happen outside
+ * it, after the slot's state has been claimed, so no thread waits on another's syscall.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mg_internal.h"
+
+#pragma GCC visibility push(hidden)
+
+#define SMALL_CLASSES 64   /* exact free lists for 1..64 pages; larger slots share list 0 */
+
+static struct mg_slot *slots;    /* indexed by id; id 0 is never used */
+static uint32_t *page_map;       /* arena page -> id of the slot owning it (data or guard) */
+static size_t max_slots, max_pages;
+static uint32_t slot_count = 1;  /* next id */
+static uint64_t bump_page = 1;   /* next unassigned page; page 0 is the leading guard */
+static uint32_t free_head[SMALL_CLASSES + 1];
+static uint32_t q_head, q_tail;
+static size_t q_bytes, live_count;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+int _mg_slots_init(void)
+{
+    max_pages = _mg_arena.reserve >> _mg_arena.page_shift;
+    if (max_pages > UINT32_MAX) max_pages = UINT32_MAX;
+    max_slots = max_pages / 2;
+    slots = mmap(NULL, max_slots * sizeof *slots, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    page_map = mmap(NULL, max_pages * sizeof *page_map, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (slots == MAP_FAILED || page_map == MAP_FAILED) return ENOMEM;
+    return 0;
+}
+
+static inline uint8_t canary_byte(uint64_t off)
+{
+    return (uint8_t)(0xA5 ^ (off * 0x3B));
+}
+
+static void canary_fill(uint64_t from, uint64_t to)
+{
+    uint8_t *p = (uint8_t *)_mg_arena.rw;
+    for (uint64_t o = from; o < to; o++) p[o] = canary_byte(o);
+}
+
+/* The first corrupted canary byte in [from, to), searching from the end nearest the object
+ * (`from_end` = 1 when the object lies after the range), or -1. */
+static int64_t canary_check(uint64_t from, uint64_t to, int from_end)
+{
+    const uint8_t *p = (const uint8_t *)_mg_arena.rw;
+    if (from_end) {
+        for (uint64_t o = to; o > from; o--)
+            if (p[o - 1] != canary_byte(o - 1)) return (int64_t)(o - 1);
+    } else {
+        for (uint64_t o = from; o < to; o++)
+            if (p[o] != canary_byte(o)) return (int64_t)o;
+    }
+    return -1;
+}
+
+static inline uint64_t page_off(uint64_t page) { return page << _mg_arena.page_shift; }
+
+/* Pops a recycled slot of exactly `npages`, or 0. Called with the lock held. */
+static uint32_t pop_free(uint32_t npages)
+{
+    uint32_t cls = npages <= SMALL_CLASSES ? npages : 0;
+    uint32_t *link = &free_head[cls];
+    for (int scanned = 0; *link && scanned < 64; scanned++) {
+        struct mg_slot *s = &slots[*link];
+        if (s->npages == npages) {
+            uint32_t id = *link;
+            *link = s->next;
+            return id;
+        }
+        link = &s->next;
+    }
+    return 0;
+}
+
+int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_view view,
+                   uint32_t stack, uint64_t *off_out)
+{
+    const size_t page = _mg_arena.page;
+    if (align < 1) align = 1;
+    if (size > _mg_arena.reserve / 4 || align > page) return ENOMEM;
+    int below = _mg_opt.protect_below;
+    size_t rounded = (size + align - 1) & ~(align - 1);
+    size_t npages = (below ? size : rounded) / page + ((below ? size : rounded) % page != 0);
+    if (npages == 0) npages = 1;
+
+    pthread_mutex_lock(&lock);
+    uint32_t id = pop_free((uint32_t)npages);
+    int fresh = 0;
+    if (!id) {
+        if (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
+            _mg_arena_grow(page_off(bump_page + npages + 1)) != 0) {
+            pthread_mutex_unlock(&lock);
+            return ENOMEM;
+        }
+        id = slot_count++;
+        struct mg_slot *s = &slots[id];
+        s->first_page = (uint32_t)bump_page;
+        s->npages = (uint32_t)npages;
+        for (uint64_t p = bump_page; p <= bump_page + npages; p++) page_map[p] = id;
+        bump_page += npages + 1;
+        fresh = 1;
+    }
+    struct mg_slot *s = &slots[id];
+    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
+    s->user = below ? data : ((end - size) & ~(uint64_t)(align - 1));
+    s->size = size;
+    s->alloc_stack = stack;
+    s->free_stack = 0;
+    s->alloc_tid = _mg_gettid();
+    s->free_tid = 0;
+    s->family = (uint8_t)family;
+    s->view = (uint8_t)view;
+    s->state = MG_SLOT_LIVE;
+    live_count++;
+    pthread_mutex_unlock(&lock);
+
+    /* The trailing guard of a new slot; the data pages of a recycled one come back (zero, since
+     * they were punched at free). */
+    int err = fresh ? _mg_arena_guard(end, page, 1) : _mg_arena_guard(data, end - data, 0);
+    if (err) {
+        /* Out of VMAs (mprotect mode): give the slot back, still free, and fail the call. */
+        pthread_mutex_lock(&lock);
+        s->state = MG_SLOT_FREE;
+        live_count--;
+        uint32_t cls = s->npages <= SMALL_CLASSES ? s->npages : 0;
+        s->next = free_head[cls];
+        free_head[cls] = id;
+        pthread_mutex_unlock(&lock);
+        return ENOMEM;
+    }
+    if (below) canary_fill(s->user + size, end);
+    else {
+        canary_fill(data, s->user);
+        canary_fill(s->user + size, end);
+    }
+    *off_out = s->user;
+    return 0;
+}
+
+const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id)
+{
+    uint64_t page = off >> _mg_arena.page_shift;
+    if (!page_map || page >= max_pages) return NULL;
+    uint32_t i = page_map[page];
+    if (id) *id = i;
+    return i ? &slots[i] : NULL;
+}
+
+const struct mg_slot *_mg_slot_get(uint32_t id)
+{
+    return (slots && id && id < slot_count) ? &slots[id] : NULL;
+}
+
+void _mg_slot_mark_opened(uint32_t id)
+{
+    if (slots && id && id < slot_count) slots[id].opened = 1;
+}
+
+size_t _mg_slots_live(void)
+{
+    return live_count;
+}
+
+/* An overrun found in a canary at free, reported with the object's stacks. */
+static void report_canary(const struct mg_slot *s, int64_t bad, uint32_t stack)
+{
+    int n;
+    const uintptr_t *frames = _mg_stack_get(stack, &n);
+    int after = (uint64_t)bad >= s->user + s->size;
+    uintptr_t addr = _mg_addr((uint64_t)bad, (enum mg_view)s->view);
+    struct mg_report r = {
+        .kind = after ? MG_KIND_HEAP_BUFFER_OVERFLOW : MG_KIND_HEAP_BUFFER_UNDERFLOW,
+        .addr = addr,
+        .pc = n ? frames[0] : 0,
+        .access = "WRITE",
+        .tid = _mg_gettid(),
+        .frames = frames,
+        .nframes = n,
+        .where = after ? MG_WHERE_AFTER : MG_WHERE_BEFORE,
+        .region_begin = _mg_addr(s->user, (enum mg_view)s->view),
+        .region_size = s->size,
+        .slot = s,
+        .note = "found at free: the canary next to the object was overwritten; the stack above is the free",
+    };
+    _mg_report(&r);
+}
+
+enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_id)
+{
+    uint32_t id = 0;
+    _mg_slot_for(off, &id);
+    *slot_id = id;
+    if (!id) return MG_FREE_INVALID;
+
+    pthread_mutex_lock(&lock);
+    struct mg_slot *s = &slots[id];
+    if (s->user != off) {
+        pthread_mutex_unlock(&lock);
+        return MG_FREE_INVALID;
+    }
+    if (s->state != MG_SLOT_LIVE) {
+        pthread_mutex_unlock(&lock);
+        return MG_FREE_DOUBLE;
+    }
+    s->state = MG_SLOT_QUARANTINED; /* claimed: a racing free of the same pointer sees a double free */
+    s->free_stack = stack;
+    s->free_tid = _mg_gettid();
+    live_count--;
+    pthread_mutex_unlock(&lock);
+
+    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
+    int64_t bad = canary_check(s->user + s->size, end, 0);
+    if (bad < 0 && !_mg_opt.protect_below) bad = canary_check(data, s->user, 1);
+    if (bad >= 0) {
+        report_canary(s, bad, stack);
+        if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
+    }
+
+    (void)_mg_arena_guard(data, end - data, 1);
+    _mg_arena_release(data, end - data);
+
+    pthread_mutex_lock(&lock);
+    s->next = 0;
+    if (q_tail) slots[q_tail].next = id;
+    else q_head = id;
+    q_tail = id;
+    q_bytes += end - data;
+    size_t limit = (size_t)_mg_opt.quarantine_mb << 20;
+    while (q_head && q_bytes > limit) {
+        uint32_t old = q_head;
+        struct mg_slot *o = &slots[old];
+        q_head = o->next;
+        if (!q_head) q_tail = 0;
+        q_bytes -= page_off(o->npages);
+        o->state = MG_SLOT_FREE;
+        if (o->opened) continue; /* continue mode opened a page of it: never hand it out again */
+        uint32_t cls = o->npages <= SMALL_CLASSES ? o->npages : 0;
+        o->next = free_head[cls];
+        free_head[cls] = old;
+    }
+    pthread_mutex_unlock(&lock);
+    return MG_FREE_OK;
+}
+
+#pragma GCC visibility pop

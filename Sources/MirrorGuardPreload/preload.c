@@ -1,0 +1,14 @@
+/*
+ * preload.c — what libmirrorguard.so adds to the core when it is preloaded or linked.
+ *
+ * The constructor starts MirrorGuard as soon as the library is loaded, so the fault handler is
+ * first in line before the program's own code runs (the malloc family, interposed in malloc.c,
+ * may start it even earlier). This directory is linked only into libmirrorguard.so, never into
+ * the Swift targets, so Swift tests never replace their own malloc.
+ */
+#include "mg_internal.h"
+
+__attribute__((constructor)) static void mg_preload_start(void)
+{
+    (void)_mg_ready();
+}
