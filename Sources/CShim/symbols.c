@@ -2,19 +2,20 @@
  * symbols.c — naming code addresses from inside a signal handler.
  *
  * MirrorGuard prints its reports from a SIGSEGV handler, usually while the program's heap is in
- * an unknown state, so every frame of a stack has to be named without allocating, without locks
- * and without stdio. The usual tools cannot be used there. dladdr and dl_iterate_phdr take the
- * dynamic loader's lock, which the faulting thread may already hold (a crash inside dlopen would
- * deadlock the report), and they are not async-signal-safe by any standard. libunwind's
- * unw_get_proc_name reads the ELF file through its own allocator, and dladdr only sees .dynsym,
- * so static functions of an unstripped program would come out nameless anyway.
+ * an unknown state, so every frame has to be named without allocating, without locks and without
+ * stdio. The usual tools fail that test. dladdr and dl_iterate_phdr take the dynamic loader's
+ * lock, which the faulting thread may already hold (a crash inside dlopen would deadlock the
+ * report), and dladdr only sees .dynsym, so static functions would come out nameless.
+ * libunwind's unw_get_proc_name maps the ELF file afresh on every call and, for MiniDebugInfo,
+ * decompresses through malloc.
  *
  * So this file does the work itself, with nothing but static storage and the system calls POSIX
  * lists as async-signal-safe (open, read, close, fstat, mmap, munmap) plus the mem and str
- * functions, which touch no shared state. Modules are found by reading /proc/self/maps in chunks
- * through a fixed buffer: a run of mappings of one file that starts with its file-offset-0
- * mapping and contains an executable one is a loaded module, and the start of that first mapping
- * is its load base. The table is learnt at start-up (_mg_symbols_prime) and re-read when an
+ * functions, which touch no shared state. Callers serialize calls; a call that interrupts another
+ * (a fault inside this file) is refused rather than waited for. Modules are found by reading
+ * /proc/self/maps in chunks through a fixed buffer: a run of mappings of one file that starts
+ * with its file-offset-0 mapping and contains an executable one is a loaded module, and the
+ * start of that first mapping is its load base. The table is learnt at start-up (_mg_symbols_prime) and re-read when an
  * address falls outside every known module, which is how libraries dlopen'ed later are found.
  *
  * The first time an address lands in a module, its ELF file is mapped read-only in one piece and
@@ -26,9 +27,11 @@
  * only the mapping and the table pointers. Every offset and size read from the file is checked
  * against its length first, so a truncated or corrupt file yields no name rather than a crash.
  *
- * Limitations: x86-64 ELF64 only; no separate debug files or .gnu_debugdata; a library that was
- * dlclose'd keeps its file mapped (names handed out must not dangle); a file truncated in place
- * after we mapped it would raise SIGBUS when read.
+ * Limitations: x86-64 ELF64 only; no separate debug files or .gnu_debugdata. The table is only
+ * re-read on a miss, so if a library is dlclose'd and another lands on its addresses, lookups
+ * name the old one until then; _mg_symbols_prime is itself async-signal-safe and refreshes the
+ * table. A dlclose'd library's file stays mapped (names handed out must not dangle), and a file
+ * truncated in place after we mapped it would raise SIGBUS when read.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -36,13 +39,11 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #pragma GCC visibility push(hidden)
@@ -60,34 +61,24 @@ typedef struct {
     int state;                     /* 0 not loaded yet, 1 usable, -1 unreadable or not ELF64 */
     uint16_t type;                 /* ET_EXEC or ET_DYN */
     uint64_t first_load;           /* page of the first PT_LOAD's p_vaddr */
-    const unsigned char *map;
-    size_t size;
+    const unsigned char *map;      /* the whole file, mapped for good */
+    size_t size, shnum;
     const Elf64_Shdr *sh;
-    size_t shnum;
     const Elf64_Sym *sym[2];       /* [0] .symtab, [1] .dynsym */
-    size_t nsym[2];
     const char *str[2];
-    size_t strsz[2];
+    size_t nsym[2], strsz[2];
 } mg_file;
 
-typedef struct {
-    uint64_t lo, hi, first_hi;     /* lo = base (offset-0 mapping); first_hi names it in map_files */
-    int file;
-} mg_module;
+/* lo is the load base (the offset-0 mapping); [lo, first_hi) names that mapping in map_files. */
+typedef struct { uint64_t lo, hi, first_hi; int file; } mg_module;
 
-typedef struct {
-    uint64_t start, end, off, dev, ino;
-    int exec;
-    const char *path;
-    size_t pathlen;
-} mg_line;
+typedef struct { uint64_t start, end, off, dev, ino; int exec; const char *path; size_t pathlen; } mg_line;
 
 /* Files are append-only so that a path or name handed out once stays valid; modules are rebuilt on
  * every scan because libraries come and go. */
 static mg_file g_files[MG_MAX_FILES];
-static int g_nfiles;
 static mg_module g_mods[MG_MAX_MODULES];
-static int g_nmods;
+static int g_nfiles, g_nmods;
 static char g_paths[MG_PATH_POOL];
 static size_t g_paths_used;
 static char g_maps[16 * 1024];     /* longer than any line: the kernel prints paths from one page */
@@ -96,15 +87,13 @@ static int g_busy;                 /* not a lock: a nested call (fault inside us
 
 static const char *parse_num(const char *p, const char *e, unsigned base, uint64_t *v) {
     const char *s = p;
-    uint64_t x = 0;
-    for (; p < e; p++) {
+    for (*v = 0; p < e; p++) {
         unsigned c = (unsigned char)*p, d;
         if (c - '0' < 10) d = c - '0';
         else if (base == 16 && (c | 32) - 'a' < 6) d = (c | 32) - 'a' + 10;
         else break;
-        x = x * base + d;
+        *v = *v * base + d;
     }
-    *v = x;
     return p > s ? p : NULL;
 }
 
@@ -123,7 +112,7 @@ static int parse_line(const char *p, const char *e, mg_line *l) {
         !(p = parse_num(p, e, 10, &l->ino)))
         return -1;
     while (p < e && *p == ' ') p++;
-    l->dev = makedev(maj, min);
+    l->dev = makedev((unsigned)maj, (unsigned)min);
     l->path = p;
     l->pathlen = (size_t)(e - p);
     return 0;
@@ -135,10 +124,8 @@ static int intern_file(uint64_t dev, uint64_t ino, const char *path) {
         if (g_files[i].dev == dev && g_files[i].ino == ino && strcmp(g_files[i].path, path) == 0)
             return i;
     if (g_nfiles == MG_MAX_FILES || len + 1 > MG_PATH_POOL - g_paths_used) return -1;
-    char *copy = g_paths + g_paths_used;
-    memcpy(copy, path, len + 1);
+    g_files[g_nfiles] = (mg_file){ .dev = dev, .ino = ino, .path = memcpy(g_paths + g_paths_used, path, len + 1) };
     g_paths_used += len + 1;
-    g_files[g_nfiles] = (mg_file){ .dev = dev, .ino = ino, .path = copy };
     return g_nfiles++;
 }
 
@@ -182,8 +169,7 @@ static void scan_maps(void) {
     size_t have = 0;
     int skipping = 0;
     g_nmods = 0;
-    g_pend.active = 0;
-    for (;;) {
+    for (g_pend.active = 0;;) {
         ssize_t n = read(fd, g_maps + have, sizeof g_maps - have);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -371,9 +357,10 @@ int _mg_symbolize(uintptr_t addr, mg_frame_info_t *out) {
 
 void _mg_symbols_prime(void) {
     int saved_errno = errno;
-    if (__atomic_exchange_n(&g_busy, 1, __ATOMIC_ACQUIRE)) return;
-    scan_maps();
-    __atomic_store_n(&g_busy, 0, __ATOMIC_RELEASE);
+    if (!__atomic_exchange_n(&g_busy, 1, __ATOMIC_ACQUIRE)) {
+        scan_maps();
+        __atomic_store_n(&g_busy, 0, __ATOMIC_RELEASE);
+    }
     errno = saved_errno;
 }
 
