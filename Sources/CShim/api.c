@@ -52,6 +52,7 @@ static void start(void)
     if (!err) err = _mg_slots_init();
     _mg_symbols_prime();
     _mg_fault_install();
+    if (!err) _mg_fork_install();
     if (err) {
         init_error = err;
         _mg_warn("cannot create the arena; allocations will fail with ENOMEM");
@@ -85,15 +86,20 @@ int _mg_ready(void)
     return 0;
 }
 
-/* Reports a free of p that is not the start of a live object. */
-static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t slot_id, uint32_t stack)
+/* Reports a free of p that is not the start of a live object, or of the wrong family. */
+static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t slot_id, uint32_t stack,
+                            enum mg_family by)
 {
+    static const char *const family_names[] = {"mg_alloc", "malloc", "operator new", "operator new []"};
+    static const char *const free_names[] = {"mg_free", "free", "operator delete", "operator delete []"};
+    char note[160];
     int n;
     const uintptr_t *frames = _mg_stack_get(stack, &n);
     const struct mg_slot *s = _mg_slot_get(slot_id);
     enum mg_view view = MG_VIEW_RW;
     struct mg_report r = {
-        .kind = status == MG_FREE_DOUBLE ? MG_KIND_DOUBLE_FREE : MG_KIND_INVALID_FREE,
+        .kind = status == MG_FREE_DOUBLE ? MG_KIND_DOUBLE_FREE
+              : status == MG_FREE_MISMATCH ? MG_KIND_ALLOC_DEALLOC_MISMATCH : MG_KIND_INVALID_FREE,
         .addr = p,
         .pc = n ? frames[0] : 0,
         .access = "FREE",
@@ -110,20 +116,50 @@ static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t sl
     } else {
         r.note = "the pointer is not in MirrorGuard's arena (a stack, global or foreign heap address)";
     }
+    if (status == MG_FREE_MISMATCH && s) {
+        size_t len = 0;
+        const char *parts[] = {"allocated by ", family_names[s->family], ", deallocated by ", free_names[by]};
+        for (size_t i = 0; i < 4; i++) {
+            size_t l = strlen(parts[i]);
+            memcpy(note + len, parts[i], l);
+            len += l;
+        }
+        note[len] = 0;
+        r.note = note;
+    }
     _mg_report(&r);
     if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
 }
 
-/* The shared free path of mg_free (and of free() under the preload). */
-void _mg_free_at(const void *p, uintptr_t ra);
-void _mg_free_at(const void *p, uintptr_t ra)
+void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra)
+{
+    if (!_mg_ready()) { errno = ENOMEM; return NULL; }
+    uint64_t off;
+    int err = _mg_slot_alloc(size, align, family, view, _mg_stack_capture(ra), &off);
+    if (err) { errno = err; return NULL; }
+    if (!zero && _mg_opt.fill >= 0) memset((void *)_mg_addr(off, MG_VIEW_RW), _mg_opt.fill, size);
+    return (void *)_mg_addr(off, view);
+}
+
+void _mg_deallocate(const void *p, enum mg_family family, uintptr_t ra)
 {
     if (!p) return;
     uint32_t stack = _mg_stack_capture(ra);
     int64_t off = _mg_offset_of((uintptr_t)p, NULL);
     uint32_t slot_id = 0;
-    enum mg_free_status st = off < 0 ? MG_FREE_INVALID : _mg_slot_free((uint64_t)off, stack, &slot_id);
-    if (st != MG_FREE_OK) report_bad_free(st, (uintptr_t)p, slot_id, stack);
+    enum mg_free_status st = off < 0 ? MG_FREE_INVALID : _mg_slot_free((uint64_t)off, family, stack, &slot_id);
+    if (st == MG_FREE_OK) return;
+    report_bad_free(st, (uintptr_t)p, slot_id, stack, family);
+    /* Continue mode: a mismatched free still frees, as the program meant to. */
+    if (st == MG_FREE_MISMATCH) (void)_mg_slot_free((uint64_t)off, MG_FAMILY_ANY, stack, &slot_id);
+}
+
+const struct mg_slot *_mg_live_object(const void *p)
+{
+    int64_t off = _mg_offset_of((uintptr_t)p, NULL);
+    if (off < 0) return NULL;
+    const struct mg_slot *s = _mg_slot_for((uint64_t)off, NULL);
+    return (s && s->state == MG_SLOT_LIVE && s->user == (uint64_t)off) ? s : NULL;
 }
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -133,19 +169,14 @@ static MG_TLS unsigned write_depth;
 
 MG_EXPORT __attribute__((noinline)) void *mg_alloc(size_t size)
 {
-    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
-    if (!_mg_ready()) { errno = ENOMEM; return NULL; }
-    uint64_t off;
-    int err = _mg_slot_alloc(size, (size_t)_mg_opt.alignment, MG_FAMILY_MG, MG_VIEW_RO,
-                             _mg_stack_capture(ra), &off);
-    if (err) { errno = err; return NULL; }
-    return (void *)_mg_addr(off, MG_VIEW_RO);
+    return _mg_allocate(size, (size_t)_mg_opt.alignment, MG_FAMILY_MG, MG_VIEW_RO, 1,
+                        (uintptr_t)__builtin_return_address(0));
 }
 
 MG_EXPORT __attribute__((noinline)) void mg_free(const void *p)
 {
     if (!p || !_mg_ready()) return;
-    _mg_free_at(p, (uintptr_t)__builtin_return_address(0));
+    _mg_deallocate(p, MG_FAMILY_MG, (uintptr_t)__builtin_return_address(0));
 }
 
 MG_EXPORT void *mg_rw(const void *p)
@@ -184,10 +215,8 @@ MG_EXPORT const void *mg_protect(const void *p)
 
 MG_EXPORT size_t mg_size(const void *p)
 {
-    int64_t off = _mg_offset_of((uintptr_t)p, NULL);
-    if (off < 0) return 0;
-    const struct mg_slot *s = _mg_slot_for((uint64_t)off, NULL);
-    return (s && s->state == MG_SLOT_LIVE && s->user == (uint64_t)off) ? s->size : 0;
+    const struct mg_slot *s = _mg_live_object(p);
+    return s ? s->size : 0;
 }
 
 MG_EXPORT const char *mg_backing(void)

@@ -202,3 +202,51 @@ void _mg_arena_release(uint64_t off, size_t len)
 }
 
 #pragma GCC visibility pop
+
+/* ---- fork: a private copy of the file for the child (used by fork.c) ---------------------- */
+
+#pragma GCC visibility push(hidden)
+
+/* Copies the arena file's data (holes stay holes) into a new file of the same kind. Returns the
+ * new descriptor, or -1. Reads through the descriptor, never the views, so guards don't matter. */
+int _mg_arena_clone_file(void)
+{
+    int unused;
+    int fd = open_backing(_mg_arena.backing, &unused);
+    if (fd < 0) return -1;
+    off_t size = (off_t)atomic_load(&_mg_arena.file_size);
+    if (ftruncate(fd, size) != 0) { close(fd); return -1; }
+    off_t pos = 0;
+    while (pos < size) {
+        off_t data = lseek(_mg_arena.fd, pos, SEEK_DATA);
+        if (data < 0) break; /* ENXIO: only a hole remains */
+        off_t hole = lseek(_mg_arena.fd, data, SEEK_HOLE);
+        if (hole < 0) hole = size;
+        off_t in = data, out = data;
+        while (in < hole) {
+            ssize_t n = copy_file_range(_mg_arena.fd, &in, fd, &out, (size_t)(hole - in), 0);
+            if (n > 0) continue;
+            /* No copy_file_range between these files: copy through a buffer. */
+            static char buf[1 << 16];
+            ssize_t r = pread(_mg_arena.fd, buf, sizeof buf < (size_t)(hole - in) ? sizeof buf : (size_t)(hole - in), in);
+            if (r <= 0 || pwrite(fd, buf, (size_t)r, out) != r) { close(fd); return -1; }
+            in += r;
+            out += r;
+        }
+        pos = hole;
+    }
+    return fd;
+}
+
+/* Maps `fd` over both views in place of the shared file (in a fork child). */
+int _mg_arena_adopt(int fd)
+{
+    if (mmap((void *)_mg_arena.ro, _mg_arena.reserve, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap((void *)_mg_arena.rw, _mg_arena.reserve, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+        return errno;
+    close(_mg_arena.fd);
+    _mg_arena.fd = fd;
+    return 0;
+}
+
+#pragma GCC visibility pop

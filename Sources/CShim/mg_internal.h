@@ -134,7 +134,7 @@ void _mg_stacks_init(void);
 /* ---- Slots (slots.c) ---------------------------------------------------------------------- */
 
 enum mg_slot_state { MG_SLOT_UNUSED, MG_SLOT_LIVE, MG_SLOT_QUARANTINED, MG_SLOT_FREE };
-enum mg_family { MG_FAMILY_MG, MG_FAMILY_MALLOC, MG_FAMILY_NEW, MG_FAMILY_NEW_ARRAY };
+enum mg_family { MG_FAMILY_MG, MG_FAMILY_MALLOC, MG_FAMILY_NEW, MG_FAMILY_NEW_ARRAY, MG_FAMILY_ANY };
 
 struct mg_slot {
     uint64_t user;         /* arena offset of the object */
@@ -155,10 +155,19 @@ int _mg_slots_init(void);
 int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_view view,
                    uint32_t stack, uint64_t *off);
 
-enum mg_free_status { MG_FREE_OK, MG_FREE_DOUBLE, MG_FREE_INVALID };
-/* Frees the object that starts at `off`. On an error, *slot_id names the slot concerned (0 if
- * none) and nothing is changed. */
-enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_id);
+enum mg_free_status { MG_FREE_OK, MG_FREE_DOUBLE, MG_FREE_INVALID, MG_FREE_MISMATCH };
+/* Does a deallocation of `by` fit an object allocated by `family`? malloc and mg_alloc objects
+ * are interchangeable; new pairs only with delete and new[] with delete[]. */
+static inline int _mg_family_matches(unsigned family, unsigned by)
+{
+    if (!_mg_opt.alloc_dealloc_mismatch || by == MG_FAMILY_ANY) return 1;
+    int a = family >= MG_FAMILY_NEW ? (int)family : MG_FAMILY_MALLOC;
+    int b = by >= MG_FAMILY_NEW ? (int)by : MG_FAMILY_MALLOC;
+    return a == b;
+}
+/* Frees the object that starts at `off`, deallocated by `family`. On an error, *slot_id names
+ * the slot concerned (0 if none) and nothing is changed. */
+enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t stack, uint32_t *slot_id);
 /* The slot that owns the page of `off` (data or trailing guard), or NULL. Lock-free: for the
  * signal handler and reports. */
 const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id);
@@ -211,10 +220,31 @@ extern _Atomic unsigned long _mg_reports;
 /* Installs the SIGSEGV/SIGBUS handler (once) on an alternate stack; earlier handlers are chained. */
 void _mg_fault_install(void);
 
-/* ---- Start-up (api.c) --------------------------------------------------------------------- */
+/* ---- fork (fork.c) ----------------------------------------------------------------------- */
+
+/* Registers the atfork handlers that give a forked child a private copy of the heap. */
+void _mg_fork_install(void);
+/* The pieces it uses: a copy of the arena file (or -1), mapping a file over both views, the
+ * metadata locks, and re-arming the guards of freshly mapped views. */
+int _mg_arena_clone_file(void);
+int _mg_arena_adopt(int fd);
+void _mg_slots_lock(void);
+void _mg_slots_unlock(void);
+int _mg_slots_reguard(void);
+void _mg_stacks_lock(void);
+void _mg_stacks_unlock(void);
+
+/* ---- Start-up and the shared allocation path (api.c) -------------------------------------- */
 
 /* 1 once the arena is usable; starts it on first use. 0 if start-up failed (errno set). */
 int _mg_ready(void);
+/* Allocates for any entry point: `ra` is the entry point's return address (the caller's frame
+ * starts the allocation stack), `zero` skips the fill byte. NULL with errno on failure. */
+void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra);
+/* Frees for any entry point; reports bad frees (double, invalid, mismatched). */
+void _mg_deallocate(const void *p, enum mg_family family, uintptr_t ra);
+/* The live object that starts at p, or NULL. */
+const struct mg_slot *_mg_live_object(const void *p);
 
 #pragma GCC visibility pop
 #endif /* MG_INTERNAL_H */

@@ -309,6 +309,7 @@ void _mg_report(const struct mg_report *r)
         none = 0;
     }
     pid_t pid = getpid();
+    _mg_symbols_prime(); /* learn libraries loaded (or unloaded) since the last report */
     struct buf b = {storage, 0, sizeof storage};
     if (_mg_opt.log_format == MG_FORMAT_JSON) format_json(&b, r, pid);
     else format_text(&b, r, pid);

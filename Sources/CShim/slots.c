@@ -83,6 +83,18 @@ static int64_t canary_check(uint64_t from, uint64_t to, int from_end)
 
 static inline uint64_t page_off(uint64_t page) { return page << _mg_arena.page_shift; }
 
+/* The canary covers the slack on both sides of the object, but only within the pages the object
+ * itself touches: whole pages of alignment padding stay untouched (no RSS) and unused. */
+static void canary_bounds(const struct mg_slot *s, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t mask = _mg_arena.page - 1;
+    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
+    uint64_t first = s->user & ~mask, last = (s->user + s->size + mask) & ~mask;
+    *lo = first > data ? first : data;
+    *hi = last < end ? last : end;
+    if (*hi < s->user + s->size) *hi = s->user + s->size; /* a zero-size object at the guard */
+}
+
 /* Pops a recycled slot of exactly `npages`, or 0. Called with the lock held. */
 static uint32_t pop_free(uint32_t npages)
 {
@@ -105,10 +117,14 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
 {
     const size_t page = _mg_arena.page;
     if (align < 1) align = 1;
-    if (size > _mg_arena.reserve / 4 || align > page) return ENOMEM;
+    if (size > _mg_arena.reserve / 4 || align > _mg_arena.reserve / 4) return ENOMEM;
     int below = _mg_opt.protect_below;
-    size_t rounded = (size + align - 1) & ~(align - 1);
-    size_t npages = (below ? size : rounded) / page + ((below ? size : rounded) % page != 0);
+    /* Pages enough for the object at its place: against the guard after it (rounded to the
+     * alignment), or right after the guard before it; alignments above a page need room to
+     * slide the object to an aligned address. */
+    size_t small_align = align < page ? align : page;
+    size_t need = (below ? size : (size + small_align - 1) & ~(small_align - 1)) + (align > page ? align - page : 0);
+    size_t npages = (need + page - 1) / page;
     if (npages == 0) npages = 1;
 
     pthread_mutex_lock(&lock);
@@ -130,7 +146,7 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     }
     struct mg_slot *s = &slots[id];
     uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
-    s->user = below ? data : ((end - size) & ~(uint64_t)(align - 1));
+    s->user = below ? ((data + align - 1) & ~(uint64_t)(align - 1)) : ((end - size) & ~(uint64_t)(align - 1));
     s->size = size;
     s->alloc_stack = stack;
     s->free_stack = 0;
@@ -156,11 +172,10 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
         pthread_mutex_unlock(&lock);
         return ENOMEM;
     }
-    if (below) canary_fill(s->user + size, end);
-    else {
-        canary_fill(data, s->user);
-        canary_fill(s->user + size, end);
-    }
+    uint64_t lo, hi;
+    canary_bounds(s, &lo, &hi);
+    canary_fill(lo, s->user);
+    canary_fill(s->user + size, hi);
     *off_out = s->user;
     return 0;
 }
@@ -213,7 +228,7 @@ static void report_canary(const struct mg_slot *s, int64_t bad, uint32_t stack)
     _mg_report(&r);
 }
 
-enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_id)
+enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t stack, uint32_t *slot_id)
 {
     uint32_t id = 0;
     _mg_slot_for(off, &id);
@@ -230,6 +245,10 @@ enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_i
         pthread_mutex_unlock(&lock);
         return MG_FREE_DOUBLE;
     }
+    if (!_mg_family_matches(s->family, family)) {
+        pthread_mutex_unlock(&lock);
+        return MG_FREE_MISMATCH;
+    }
     s->state = MG_SLOT_QUARANTINED; /* claimed: a racing free of the same pointer sees a double free */
     s->free_stack = stack;
     s->free_tid = _mg_gettid();
@@ -237,8 +256,10 @@ enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_i
     pthread_mutex_unlock(&lock);
 
     uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
-    int64_t bad = canary_check(s->user + s->size, end, 0);
-    if (bad < 0 && !_mg_opt.protect_below) bad = canary_check(data, s->user, 1);
+    uint64_t lo, hi;
+    canary_bounds(s, &lo, &hi);
+    int64_t bad = canary_check(s->user + s->size, hi, 0);
+    if (bad < 0) bad = canary_check(lo, s->user, 1);
     if (bad >= 0) {
         report_canary(s, bad, stack);
         if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
@@ -268,6 +289,29 @@ enum mg_free_status _mg_slot_free(uint64_t off, uint32_t stack, uint32_t *slot_i
     }
     pthread_mutex_unlock(&lock);
     return MG_FREE_OK;
+}
+
+#pragma GCC visibility pop
+
+/* ---- fork (used by fork.c) ---------------------------------------------------------------- */
+
+#pragma GCC visibility push(hidden)
+
+void _mg_slots_lock(void) { pthread_mutex_lock(&lock); }
+void _mg_slots_unlock(void) { pthread_mutex_unlock(&lock); }
+
+/* After the views were mapped afresh (fork child), every page up to the bump pointer is guarded
+ * again and the data pages of live objects opened: two calls per live object, not per slot. */
+int _mg_slots_reguard(void)
+{
+    uint64_t used = page_off(bump_page);
+    int err = _mg_arena_guard(0, used, 1);
+    for (uint32_t id = 1; !err && id < slot_count; id++) {
+        const struct mg_slot *s = &slots[id];
+        if (s->state == MG_SLOT_LIVE)
+            err = _mg_arena_guard(page_off(s->first_page), page_off(s->npages), 0);
+    }
+    return err;
 }
 
 #pragma GCC visibility pop

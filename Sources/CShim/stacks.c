@@ -88,6 +88,16 @@ static uint32_t store(const uintptr_t *f, int n)
     return id;
 }
 
+void _mg_stacks_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) { }
+}
+
+void _mg_stacks_unlock(void)
+{
+    atomic_flag_clear_explicit(&lock, memory_order_release);
+}
+
 __attribute__((noinline)) uint32_t _mg_stack_capture(uintptr_t ra)
 {
     void *raw[MG_MAX_FRAMES + 16];

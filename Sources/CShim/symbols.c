@@ -15,8 +15,9 @@
  * (a fault inside this file) is refused rather than waited for. Modules are found by reading
  * /proc/self/maps in chunks through a fixed buffer: a run of mappings of one file that starts
  * with its file-offset-0 mapping and contains an executable one is a loaded module, and the
- * start of that first mapping is its load base. The table is learnt at start-up (_mg_symbols_prime) and re-read when an
- * address falls outside every known module, which is how libraries dlopen'ed later are found.
+ * start of that first mapping is its load base. The table is learnt at start-up
+ * (_mg_symbols_prime) and re-read when an address falls outside every known module, which is
+ * how libraries dlopen'ed later are found.
  *
  * The first time an address lands in a module, its ELF file is mapped read-only in one piece and
  * kept mapped for good, so the names we return stay valid until exit. The load bias is the base
@@ -124,7 +125,8 @@ static int intern_file(uint64_t dev, uint64_t ino, const char *path) {
         if (g_files[i].dev == dev && g_files[i].ino == ino && strcmp(g_files[i].path, path) == 0)
             return i;
     if (g_nfiles == MG_MAX_FILES || len + 1 > MG_PATH_POOL - g_paths_used) return -1;
-    g_files[g_nfiles] = (mg_file){ .dev = dev, .ino = ino, .path = memcpy(g_paths + g_paths_used, path, len + 1) };
+    char *copy = memcpy(g_paths + g_paths_used, path, len + 1);
+    g_files[g_nfiles] = (mg_file){ .dev = dev, .ino = ino, .path = copy };
     g_paths_used += len + 1;
     return g_nfiles++;
 }
@@ -271,7 +273,8 @@ static void load_file(mg_file *f, const mg_module *m) {
     f->type = eh->e_type;
     f->first_load = ph[i].p_vaddr & ~(uint64_t)(MG_PAGE - 1);
     /* Without usable section headers the module is still reported, just without names. */
-    if (eh->e_shoff && eh->e_shentsize == sizeof(Elf64_Shdr) && in_file(f, eh->e_shoff, sizeof(Elf64_Shdr), 8)) {
+    if (eh->e_shoff && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+        in_file(f, eh->e_shoff, sizeof(Elf64_Shdr), 8)) {
         f->sh = (const Elf64_Shdr *)(f->map + eh->e_shoff);
         f->shnum = eh->e_shnum ? eh->e_shnum : f->sh[0].sh_size; /* >= SHN_LORESERVE sections */
         if (f->shnum > f->size / sizeof(Elf64_Shdr) ||
