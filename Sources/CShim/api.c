@@ -52,7 +52,10 @@ static void start(void)
     if (!err) err = _mg_slots_init();
     _mg_symbols_prime();
     _mg_fault_install();
-    if (!err) _mg_fork_install();
+    if (!err) {
+        _mg_fork_install();
+        _mg_leaks_install();
+    }
     if (err) {
         init_error = err;
         _mg_warn("cannot create the arena; allocations will fail with ENOMEM");

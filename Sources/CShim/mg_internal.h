@@ -220,6 +220,13 @@ extern _Atomic unsigned long _mg_reports;
 /* Installs the SIGSEGV/SIGBUS handler (once) on an alternate stack; earlier handlers are chained. */
 void _mg_fault_install(void);
 
+/* ---- Leaks (leaks.c) --------------------------------------------------------------------- */
+
+/* Registers the exit-time leak check when detect_leaks=1. */
+void _mg_leaks_install(void);
+/* A mapping of MirrorGuard's own that the leak scan must not treat as a root. */
+void _mg_leaks_exclude(const void *p, size_t len);
+
 /* ---- fork (fork.c) ----------------------------------------------------------------------- */
 
 /* Registers the atfork handlers that give a forked child a private copy of the heap. */

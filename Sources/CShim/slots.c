@@ -52,6 +52,8 @@ int _mg_slots_init(void)
     page_map = mmap(NULL, max_pages * sizeof *page_map, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (slots == MAP_FAILED || page_map == MAP_FAILED) return ENOMEM;
+    _mg_leaks_exclude(slots, max_slots * sizeof *slots);
+    _mg_leaks_exclude(page_map, max_pages * sizeof *page_map);
     return 0;
 }
 

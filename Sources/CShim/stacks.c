@@ -42,6 +42,8 @@ void _mg_stacks_init(void)
     pool = mmap(NULL, POOL_WORDS * sizeof *pool, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (table == MAP_FAILED || pool == MAP_FAILED) _mg_fatal("cannot reserve the stack store", 0);
+    _mg_leaks_exclude(table, TABLE_SIZE * sizeof *table);
+    _mg_leaks_exclude(pool, POOL_WORDS * sizeof *pool);
     /* libunwind's first walk reads and caches unwind tables (hundreds of microseconds); do it
      * now rather than in the first malloc or, worse, in the first fault. */
     void *prime[8];
