@@ -85,7 +85,7 @@ enum GuardedMemory {
         guard let writable = mg_unprotect(readOnly) else {
             preconditionFailure("MirrorGuard: mg_unprotect(\(readOnly)) failed with errno \(errno)")
         }
-        defer { if false { _ = mg_protect(writable) } }
+        defer { _ = mg_protect(writable) }
         return try body(writable)
     }
 

@@ -160,6 +160,15 @@ struct Report {
     }
 }
 
+/// Does a frame's symbol name `function`? In-process reports carry symbols as the symbol table
+/// has them, so C++ (`_ZL12read_deletedPK6Widget`) and Swift (`$s...`) names are mangled; the
+/// harness demangles them.
+func names(_ symbol: String, _ function: String) -> Bool {
+    if symbol == function { return true }
+    guard symbol.hasPrefix("_Z") || symbol.hasPrefix("$s") else { return false }
+    return symbol.contains("\(function.count)\(function)")
+}
+
 /// Asserts that `result` holds exactly one report of `kind` whose error stack names `function`
 /// (in one of its first frames) and whose process ended with MirrorGuard's exit code.
 @discardableResult
@@ -171,12 +180,12 @@ func expectReport(_ result: ProcessResult, kind: String, in function: String, al
     #expect(result.status == status, "exit status \(result.status)\n\(result.stderr)", sourceLocation: sourceLocation)
     guard let r = reports.first else { return nil }
     #expect(r.kind == kind, "kind \(r.kind)\n\(r.text)", sourceLocation: sourceLocation)
-    #expect(r.frames.prefix(4).contains(function), "no frame \(function):\n\(r.text)", sourceLocation: sourceLocation)
+    #expect(r.frames.prefix(4).contains { names($0, function) }, "no frame \(function):\n\(r.text)", sourceLocation: sourceLocation)
     if let allocatedIn {
-        #expect(r.allocatedBy.prefix(4).contains(allocatedIn), "allocation stack lacks \(allocatedIn):\n\(r.text)", sourceLocation: sourceLocation)
+        #expect(r.allocatedBy.prefix(4).contains { names($0, allocatedIn) }, "allocation stack lacks \(allocatedIn):\n\(r.text)", sourceLocation: sourceLocation)
     }
     if let freedIn {
-        #expect(r.freedBy.prefix(4).contains(freedIn), "free stack lacks \(freedIn):\n\(r.text)", sourceLocation: sourceLocation)
+        #expect(r.freedBy.prefix(4).contains { names($0, freedIn) }, "free stack lacks \(freedIn):\n\(r.text)", sourceLocation: sourceLocation)
     }
     return r
 }
