@@ -36,6 +36,7 @@ static void parent(void)
 
 static void child(void)
 {
+    _mg_forget_tid();
     if (!_mg_ready()) return;
     if (child_fd < 0 || _mg_arena_adopt(child_fd) != 0 || _mg_slots_reguard() != 0) {
         _mg_warn("fork: could not give the child a private copy of the heap; the child's heap writes would reach the parent");

@@ -65,6 +65,7 @@ void _mg_options_print_help(void);
 /* ---- Platform (platform.c) ---------------------------------------------------------------- */
 
 pid_t _mg_gettid(void);
+void _mg_forget_tid(void);   /* in a fork child */
 /* Writes all of buf, retrying on EINTR and short writes; async-signal-safe. */
 void _mg_write_all(int fd, const char *buf, size_t len);
 /* Writes a NUL-terminated line to stderr, prefixed with "MirrorGuard: ". */

@@ -18,9 +18,19 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 
 #pragma GCC visibility push(hidden)
 
+/* Cached per thread: allocation and free record it, and a syscall each time costs. fork.c
+ * clears the cache in the child, whose only thread has a new id. */
+static MG_TLS pid_t cached_tid;
+
 pid_t _mg_gettid(void)
 {
-    return (pid_t)syscall(SYS_gettid);
+    if (MG_UNLIKELY(cached_tid == 0)) cached_tid = (pid_t)syscall(SYS_gettid);
+    return cached_tid;
+}
+
+void _mg_forget_tid(void)
+{
+    cached_tid = 0;
 }
 
 void _mg_write_all(int fd, const char *buf, size_t len)
