@@ -46,8 +46,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MirrorGuardTests",
-            dependencies: ["MirrorGuard", "CShim"],
-            exclude: []
+            dependencies: ["MirrorGuard", "CShim", .product(name: "SystemPackage", package: "swift-system")]
         ),
     ]
 )

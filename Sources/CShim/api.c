@@ -137,6 +137,8 @@ static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t sl
 void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra)
 {
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
+    /* The option is read only now: on the first call, start-up has just parsed it. */
+    if (align < (size_t)_mg_opt.alignment) align = (size_t)_mg_opt.alignment;
     uint64_t off;
     int err = _mg_slot_alloc(size, align, family, view, _mg_stack_capture(ra), &off);
     if (err) { errno = err; return NULL; }
@@ -172,7 +174,7 @@ static MG_TLS unsigned write_depth;
 
 MG_EXPORT __attribute__((noinline)) void *mg_alloc(size_t size)
 {
-    return _mg_allocate(size, (size_t)_mg_opt.alignment, MG_FAMILY_MG, MG_VIEW_RO, 1,
+    return _mg_allocate(size, 0, MG_FAMILY_MG, MG_VIEW_RO, 1,
                         (uintptr_t)__builtin_return_address(0));
 }
 

@@ -246,7 +246,8 @@ void _mg_stacks_unlock(void);
 
 /* 1 once the arena is usable; starts it on first use. 0 if start-up failed (errno set). */
 int _mg_ready(void);
-/* Allocates for any entry point: `ra` is the entry point's return address (the caller's frame
+/* Allocates for any entry point: `align` is the least alignment the caller needs (the
+ * `alignment` option may raise it), `ra` is the entry point's return address (the caller's frame
  * starts the allocation stack), `zero` skips the fill byte. NULL with errno on failure. */
 void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra);
 /* Frees for any entry point; reports bad frees (double, invalid, mismatched). */

@@ -18,8 +18,7 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
 static void *cxx_new(size_t size, size_t align, enum mg_family family, int nothrow, uintptr_t ra)
 {
-    size_t a = align > (size_t)_mg_opt.alignment ? align : (size_t)_mg_opt.alignment;
-    void *p = _mg_ready() ? _mg_allocate(size, a, family, MG_VIEW_RW, 0, ra) : NULL;
+    void *p = _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra);
     if (p || nothrow) return p;
     if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
     _mg_fatal("operator new: out of memory and no C++ runtime to throw std::bad_alloc", ENOMEM);

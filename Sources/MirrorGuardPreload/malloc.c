@@ -59,8 +59,6 @@ static int route(void)
     return errno == EAGAIN ? 0 : -1;
 }
 
-static size_t default_align(void) { return (size_t)_mg_opt.alignment; }
-
 /* ---- Shared entry logic ------------------------------------------------------------------- */
 
 static void *do_alloc(size_t size, size_t align, int zero, uintptr_t ra)
@@ -107,7 +105,6 @@ static void *do_memalign(size_t align, size_t size, uintptr_t ra)
 {
     size_t a = round_align(align);
     if (a == 0) { errno = EINVAL; return NULL; }
-    if (a < default_align()) a = default_align();
     return do_alloc(size, a, 0, ra);
 }
 
@@ -120,7 +117,7 @@ static void *do_memalign(size_t align, size_t size, uintptr_t ra)
 
 ENTRY void *malloc(size_t size)
 {
-    return do_alloc(size, default_align(), 0, RA());
+    return do_alloc(size, 0, 0, RA());
 }
 
 ENTRY void free(void *p)
@@ -132,12 +129,12 @@ ENTRY void *calloc(size_t n, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
-    return do_alloc(total, default_align(), 1, RA());
+    return do_alloc(total, 0, 1, RA());
 }
 
 static void *do_realloc(void *p, size_t size, uintptr_t ra)
 {
-    if (!p) return do_alloc(size, default_align(), 0, ra);
+    if (!p) return do_alloc(size, 0, 0, ra);
     if (size == 0) { do_free(p, ra); return NULL; }
     size_t old;
     if (in_boot(p)) {
@@ -150,7 +147,7 @@ static void *do_realloc(void *p, size_t size, uintptr_t ra)
         old = s->size;
     }
     /* Always move: the old block becomes inaccessible, so a stale pointer to it traps. */
-    void *n = do_alloc(size, default_align(), 0, ra);
+    void *n = do_alloc(size, 0, 0, ra);
     if (!n) return NULL; /* the old block stays valid, as C requires */
     memcpy(n, p, old < size ? old : size);
     do_free(p, ra);
@@ -173,7 +170,7 @@ ENTRY int posix_memalign(void **out, size_t align, size_t size)
 {
     if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0) return EINVAL;
     int saved = errno;
-    void *p = do_alloc(size, align < default_align() ? default_align() : align, 0, RA());
+    void *p = do_alloc(size, align, 0, RA());
     int err = p ? 0 : errno;
     errno = saved;
     if (!p) return err == EINVAL ? EINVAL : ENOMEM;

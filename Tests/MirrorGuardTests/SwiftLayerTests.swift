@@ -21,9 +21,9 @@ import SystemPackage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The SwiftFixture executable: next to this test binary (SwiftPM puts every product of one
@@ -31,16 +31,18 @@ import Musl
 private let swiftFixture: String = {
     var candidates: [String] = []
     if let testBinary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-        candidates.append(URL(fileURLWithPath: testBinary).deletingLastPathComponent()
-            .appendingPathComponent("SwiftFixture").path)
+        candidates.append(
+            URL(fileURLWithPath: testBinary).deletingLastPathComponent()
+                .appendingPathComponent("SwiftFixture").path)
     }
     let fallback = Pkg.root.appendingPathComponent(".build/debug/SwiftFixture").path
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? fallback
 }()
 
-/// Whether a second thread manages to enter and leave a write section on `address` within
-/// `seconds`. While this thread holds a section, it must not; once the section is left, it must.
-private func anotherThreadEntersWriteSection(on address: UnsafeRawPointer, within seconds: Double) -> DispatchSemaphore? {
+/// Starts a thread that enters and leaves a write section on `address`. Returns nil when it got
+/// through within `seconds`, else the semaphore it signals once it does. While this thread holds
+/// a section, the other one must wait; once the section is left, it must get through.
+private func probeWriteSection(on address: UnsafeRawPointer, within seconds: Double) -> DispatchSemaphore? {
     let done = DispatchSemaphore(value: 0)
     let bits = UInt(bitPattern: address)
     Thread.detachNewThread {
@@ -67,8 +69,8 @@ struct SwiftLayerTests {
 
     @Test("Guarded round-trips values of several layouts and lives in the read-only view")
     func guardedRoundTrip() throws {
-        let int = try Guarded(-1234567890123)
-        #expect(int.value == -1234567890123)
+        let int = try Guarded(-1_234_567_890_123)
+        #expect(int.value == -1_234_567_890_123)
         let double = try Guarded(2.5)
         #expect(double.value == 2.5)
         let point = try Guarded(Point(x: 3, y: -4))
@@ -99,14 +101,17 @@ struct SwiftLayerTests {
     func guardedWriteAccess() throws {
         var point = try Guarded(Point(x: 1, y: 2))
         let old = point.withWriteAccess { value -> Point in
-            defer { value.x = 10; value.y += 30 }
+            defer {
+                value.x = 10
+                value.y += 30
+            }
             return value
         }
         #expect(old == Point(x: 1, y: 2))
         #expect(point.value == Point(x: 10, y: 32))
         #expect(point.readOnlyAddress.load(as: Point.self) == Point(x: 10, y: 32))
         #expect(point.withSpan { $0[0] } == Point(x: 10, y: 32))
-        let probe = anotherThreadEntersWriteSection(on: point.readOnlyAddress, within: 10)
+        let probe = probeWriteSection(on: point.readOnlyAddress, within: 10)
         #expect(probe == nil, "the write section was not left")
     }
 
@@ -123,7 +128,7 @@ struct SwiftLayerTests {
             #expect(error == Boom(code: 7))  // `error` is a Boom: the throw is typed
         }
         #expect(count.value == 6)
-        let probe = anotherThreadEntersWriteSection(on: count.readOnlyAddress, within: 10)
+        let probe = probeWriteSection(on: count.readOnlyAddress, within: 10)
         #expect(probe == nil, "the write section was left open by the throw")
     }
 
@@ -135,7 +140,7 @@ struct SwiftLayerTests {
         var waiting: [DispatchSemaphore] = []
         outer.withWriteAccess { total in
             // Another thread cannot enter a section while this one holds one.
-            if let blocked = anotherThreadEntersWriteSection(on: innerAddress, within: 0.2) {
+            if let blocked = probeWriteSection(on: innerAddress, within: 0.2) {
                 waiting.append(blocked)
             } else {
                 Issue.record("another thread entered a write section while one was open")
@@ -145,7 +150,7 @@ struct SwiftLayerTests {
                 total += Int(span[0] + span[1] + span[2])
             }
             // The inner section has been left, but the outer one still holds the lock.
-            if let blocked = anotherThreadEntersWriteSection(on: innerAddress, within: 0.2) {
+            if let blocked = probeWriteSection(on: innerAddress, within: 0.2) {
                 waiting.append(blocked)
             } else {
                 Issue.record("leaving a nested section released the lock of the outer one")
@@ -238,7 +243,7 @@ struct SwiftLayerTests {
             #expect(error == Boom(code: 2))
         }
         #expect(buffer[2] == 7)
-        let probe = anotherThreadEntersWriteSection(on: buffer.readOnlyAddress, within: 10)
+        let probe = probeWriteSection(on: buffer.readOnlyAddress, within: 10)
         #expect(probe == nil, "the write section was left open by the throw")
     }
 
@@ -328,7 +333,10 @@ struct SwiftLayerTests {
     func conversions() throws {
         let a = try #require(mg_alloc(40))
         let b = try #require(mg_alloc(5000))
-        defer { mg_free(a); mg_free(b) }
+        defer {
+            mg_free(a)
+            mg_free(b)
+        }
         let aRO = UnsafeRawPointer(a)
         let aRW = try #require(mg_rw(aRO))
         #expect(UnsafeRawPointer(aRW) != aRO)
@@ -412,19 +420,20 @@ struct SwiftLayerTests {
         try #require(FileManager.default.isExecutableFile(atPath: swiftFixture), "not built: \(swiftFixture)")
         let r = run(swiftFixture, ["ok"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(r.stdout == """
-            live 0
-            value 41
-            value 42 was 41
-            zeroed [0, 0, 0, 0]
-            buffer [10, 20, 30, 40]
-            nested 85 42
-            empty 0 0
-            live 3
-            live 0
-            reports 0
+        #expect(
+            r.stdout == """
+                live 0
+                value 41
+                value 42 was 41
+                zeroed [0, 0, 0, 0]
+                buffer [10, 20, 30, 40]
+                nested 85 42
+                empty 0 0
+                live 3
+                live 0
+                reports 0
 
-            """)
+                """)
         #expect(Report.all(in: r.stderr).isEmpty)
         #expect(r.stderr.isEmpty, "\(r.stderr)")
     }
@@ -448,20 +457,22 @@ struct SwiftLayerTests {
         #expect(report.freedBy.isEmpty)
     }
 
-    @Test("typed access stays aligned under alignment and placement options",
-          arguments: ["", "alignment=1", "protect_below=1", "alignment=1:protect_below=1", "alignment=4096"])
+    @Test(
+        "typed access stays aligned under alignment and placement options",
+        arguments: ["", "alignment=1", "protect_below=1", "alignment=1:protect_below=1", "alignment=4096"])
     func fixtureAlignment(options: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: swiftFixture), "not built: \(swiftFixture)")
         let r = run(swiftFixture, ["align"], env: options.isEmpty ? [:] : ["MIRRORGUARD_OPTIONS": options])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(r.stdout == """
-            odd aligned true
-            simd aligned true
-            odds aligned true
-            bytes 1 2 3
-            live 0
+        #expect(
+            r.stdout == """
+                odd aligned true
+                simd aligned true
+                odds aligned true
+                bytes 1 2 3
+                live 0
 
-            """)
+                """)
         #expect(r.stderr.isEmpty, "\(r.stderr)")
     }
 }

@@ -13,9 +13,9 @@
 import MirrorGuard
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A record whose size (9 bytes) is not a multiple of its alignment (8).
