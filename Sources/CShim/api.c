@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,8 @@
 
 #pragma GCC visibility push(hidden)
 
-enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_FAILED };
-static _Atomic int init_state;
+_Atomic int _mg_init_state;
+#define init_state _mg_init_state
 static _Atomic pid_t init_thread;
 static int init_error;
 
@@ -38,9 +39,22 @@ static void banner(void)
     ADD(", guards by ");
     ADD(_mg_arena.guard_madvise ? "madvise" : "mprotect");
     ADD(_mg_opt.protect_below ? ", guard before objects" : ", guard after objects");
+    ADD(_mg_opt.mode == MG_MODE_SAMPLE ? ", sampling" : ", every allocation guarded");
     ADD(_mg_opt.on_error == MG_ON_ERROR_CONTINUE ? ", on_error=continue\n" : ", on_error=abort\n");
 #undef ADD
     _mg_write_all(2, line, n);
+}
+
+/* verbosity=2: what this run did, at exit. */
+static void statistics(void)
+{
+    size_t allocs, peak;
+    _mg_slots_stats(&allocs, &peak);
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "MirrorGuard: %zu guarded allocations, peak %zu live, %zu live at exit, arena file %zu MiB, %lu reports\n",
+                     allocs, peak, _mg_slots_live(), mg_arena_size() >> 20, mg_report_count());
+    if (n > 0) _mg_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void start(void)
@@ -63,6 +77,7 @@ static void start(void)
         return;
     }
     if (_mg_opt.verbosity >= 1) banner();
+    if (_mg_opt.verbosity >= 2) atexit(statistics);
     atomic_store(&init_state, INIT_DONE);
 }
 

@@ -51,6 +51,7 @@ struct mg_options {
 #undef MG_OPT_STR
 
 /* Enum option values, in the order options.def lists them. */
+enum { MG_MODE_GUARD, MG_MODE_SAMPLE };
 enum { MG_ON_ERROR_ABORT, MG_ON_ERROR_CONTINUE };
 enum { MG_FORMAT_TEXT, MG_FORMAT_JSON };
 enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
@@ -175,6 +176,8 @@ const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id);
 const struct mg_slot *_mg_slot_get(uint32_t id);
 void _mg_slot_mark_opened(uint32_t id);
 size_t _mg_slots_live(void);
+/* Allocations served by slots since start-up, and the most live at once. */
+void _mg_slots_stats(size_t *allocations, size_t *peak_live);
 
 /* ---- Reports (report.c) ------------------------------------------------------------------- */
 
@@ -221,6 +224,17 @@ extern _Atomic unsigned long _mg_reports;
 /* Installs the SIGSEGV/SIGBUS handler (once) on an alternate stack; earlier handlers are chained. */
 void _mg_fault_install(void);
 
+/* ---- Routing between the arena and the system allocator (MirrorGuardPreload/malloc.c) ----- */
+
+enum mg_route { MG_TO_ARENA, MG_TO_BOOT, MG_TO_SYSTEM };
+/* Where a new allocation goes: the arena (guard mode, or sampled), the bootstrap arena (while
+ * starting), or glibc (not sampled, or no arena). */
+enum mg_route _mg_route_alloc(void);
+/* Who owns p, by address. */
+enum mg_route _mg_route_free(const void *p);
+void *_mg_system_alloc(size_t size, size_t align, int zero);
+void _mg_system_free(void *p);
+
 /* ---- Leaks (leaks.c) --------------------------------------------------------------------- */
 
 /* Registers the exit-time leak check when detect_leaks=1. */
@@ -246,6 +260,18 @@ void _mg_stacks_unlock(void);
 
 /* 1 once the arena is usable; starts it on first use. 0 if start-up failed (errno set). */
 int _mg_ready(void);
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_FAILED };
+extern _Atomic int _mg_init_state;
+/* The hot paths' check: started and usable, without starting. */
+static inline int _mg_started(void)
+{
+    return atomic_load_explicit(&_mg_init_state, memory_order_acquire) == INIT_DONE;
+}
+/* Is p in either view? One comparison: the views are adjacent. */
+static inline int _mg_in_arena(const void *p)
+{
+    return (uintptr_t)p - _mg_arena.ro < 2 * _mg_arena.reserve;
+}
 /* Allocates for any entry point: `align` is the least alignment the caller needs (the
  * `alignment` option may raise it), `ra` is the entry point's return address (the caller's frame
  * starts the allocation stack), `zero` skips the fill byte. NULL with errno on failure. */

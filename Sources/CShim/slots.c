@@ -39,7 +39,7 @@ static uint32_t slot_count = 1;  /* next id */
 static uint64_t bump_page = 1;   /* next unassigned page; page 0 is the leading guard */
 static uint32_t free_head[SMALL_CLASSES + 1];
 static uint32_t q_head, q_tail;
-static size_t q_bytes, live_count;
+static size_t q_bytes, live_count, peak_live, allocations;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void canary_init(void);
@@ -166,7 +166,8 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     s->family = (uint8_t)family;
     s->view = (uint8_t)view;
     s->state = MG_SLOT_LIVE;
-    live_count++;
+    if (++live_count > peak_live) peak_live = live_count;
+    allocations++;
     pthread_mutex_unlock(&lock);
 
     /* The trailing guard of a new slot; the data pages of a recycled one come back (zero, since
@@ -213,6 +214,14 @@ void _mg_slot_mark_opened(uint32_t id)
 size_t _mg_slots_live(void)
 {
     return live_count;
+}
+
+void _mg_slots_stats(size_t *allocs, size_t *peak)
+{
+    pthread_mutex_lock(&lock);
+    *allocs = allocations;
+    *peak = peak_live;
+    pthread_mutex_unlock(&lock);
 }
 
 /* An overrun found in a canary at free, reported with the object's stacks. */

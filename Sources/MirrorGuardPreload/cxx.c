@@ -3,7 +3,8 @@
  * the library needs no C++ runtime.
  *
  * Each object records its family (new, new[], or malloc), and a delete of the wrong family is
- * reported as alloc-dealloc-mismatch (alloc_dealloc_mismatch=0 turns that off). A throwing new
+ * reported as alloc-dealloc-mismatch (alloc_dealloc_mismatch=0 turns that off). In sample mode
+ * only sampled objects carry a family; the rest are glibc's. A throwing new
  * that cannot allocate throws std::bad_alloc through libstdc++'s own thrower, found as a weak
  * symbol: any program that can call operator new has libstdc++ loaded.
  */
@@ -18,7 +19,8 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
 static void *cxx_new(size_t size, size_t align, enum mg_family family, int nothrow, uintptr_t ra)
 {
-    void *p = _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra);
+    void *p = _mg_route_alloc() == MG_TO_ARENA ? _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra)
+                                               : _mg_system_alloc(size, align, 0);
     if (p || nothrow) return p;
     if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
     _mg_fatal("operator new: out of memory and no C++ runtime to throw std::bad_alloc", ENOMEM);
@@ -26,7 +28,12 @@ static void *cxx_new(size_t size, size_t align, enum mg_family family, int nothr
 
 static void cxx_delete(void *p, enum mg_family family, uintptr_t ra)
 {
-    if (p) _mg_deallocate(p, family, ra);
+    if (!p) return;
+    switch (_mg_route_free(p)) {
+    case MG_TO_ARENA: _mg_deallocate(p, family, ra); return;
+    case MG_TO_BOOT: return;
+    default: _mg_system_free(p);
+    }
 }
 
 #pragma GCC visibility pop

@@ -7,12 +7,18 @@
  * posix_memalign returns EINVAL for a bad alignment without touching errno, malloc(0) returns
  * a unique pointer.
  *
+ * In sample mode (mode=sample), one allocation in sample_rate on average gets a guarded slot,
+ * chosen by a per-thread countdown reset to a random value, as GWP-ASan does; the others go to
+ * glibc's own allocator (__libc_malloc and friends, which libc exports for this purpose). free,
+ * realloc and malloc_usable_size tell the two apart by address: the arena is one range. At most
+ * sample_slots guarded objects are live at once; past that, allocations go to glibc.
+ *
  * Bootstrapping needs no dlsym: while MirrorGuard starts (inside the process's first malloc),
  * a thread that re-enters malloc is served from a small static bump arena whose blocks are
  * never reused; free ignores them. If the arena cannot be created at all, allocations go to
- * glibc's own allocator (__libc_malloc and friends, exported by libc for this purpose) so the
- * program still runs, unguarded, after a warning.
+ * glibc's allocator so the program still runs, unguarded, after a warning.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -26,7 +32,6 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
-extern size_t __malloc_usable_size(void *) __attribute__((weak));
 
 #pragma GCC visibility push(hidden)
 
@@ -52,43 +57,98 @@ static void *boot_alloc(size_t size, size_t align)
     return (void *)p;
 }
 
-/* 1: MirrorGuard serves this call; 0: the bootstrap arena; -1: glibc (no arena). */
-static int route(void)
+/* ---- Routing ------------------------------------------------------------------------------ */
+
+static MG_TLS long countdown;    /* allocations until this thread's next sample */
+static MG_TLS uint64_t rng;
+
+/* A random gap with mean sample_rate: uniform in [1, 2 * sample_rate - 1]. */
+static long next_gap(void)
 {
-    if (MG_LIKELY(_mg_ready())) return 1;
-    return errno == EAGAIN ? 0 : -1;
+    if (MG_UNLIKELY(rng == 0)) rng = ((uint64_t)_mg_gettid() << 32) ^ (uint64_t)(uintptr_t)&rng ^ 0x9E3779B97F4A7C15ull;
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    long rate = _mg_opt.sample_rate;
+    return rate <= 1 ? 1 : 1 + (long)(rng % (uint64_t)(2 * rate - 1));
+}
+
+enum mg_route _mg_route_alloc(void)
+{
+    if (MG_UNLIKELY(!_mg_ready())) return errno == EAGAIN ? MG_TO_BOOT : MG_TO_SYSTEM;
+    if (MG_LIKELY(_mg_opt.mode == MG_MODE_GUARD)) return MG_TO_ARENA;
+    if (MG_LIKELY(--countdown > 0)) return MG_TO_SYSTEM;
+    countdown = next_gap();
+    return _mg_slots_live() < (size_t)_mg_opt.sample_slots ? MG_TO_ARENA : MG_TO_SYSTEM;
+}
+
+enum mg_route _mg_route_free(const void *p)
+{
+    if (_mg_offset_of((uintptr_t)p, NULL) >= 0) return MG_TO_ARENA;
+    if (in_boot(p)) return MG_TO_BOOT;
+    /* In guard mode every heap object is ours: anything else is a bad free to report. */
+    return (_mg_opt.mode == MG_MODE_SAMPLE || !_mg_ready()) ? MG_TO_SYSTEM : MG_TO_ARENA;
+}
+
+void *_mg_system_alloc(size_t size, size_t align, int zero)
+{
+    if (align <= 16) return zero ? __libc_calloc(1, size) : __libc_malloc(size);
+    void *p = __libc_memalign(align, size);
+    if (p && zero) memset(p, 0, size);
+    return p;
+}
+
+void _mg_system_free(void *p)
+{
+    __libc_free(p);
+}
+
+/* glibc exports no __libc_ name for malloc_usable_size; its own is found once, the first time a
+ * glibc object is asked about (in sample mode, long after start-up, so dlsym may allocate). */
+static size_t system_usable_size(void *p)
+{
+    static size_t (*_Atomic glibc_usable)(void *);
+    size_t (*fn)(void *) = atomic_load(&glibc_usable);
+    if (!fn) {
+        fn = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+        if (!fn) return 0;
+        atomic_store(&glibc_usable, fn);
+    }
+    return fn(p);
 }
 
 /* ---- Shared entry logic ------------------------------------------------------------------- */
 
 static void *do_alloc(size_t size, size_t align, int zero, uintptr_t ra)
 {
-    switch (route()) {
-    case 1: return _mg_allocate(size, align, MG_FAMILY_MALLOC, MG_VIEW_RW, zero, ra);
-    case 0: return boot_alloc(size, align); /* static memory is zero already */
-    default:
-        if (align <= 16) return zero ? __libc_calloc(1, size) : __libc_malloc(size);
-        void *p = __libc_memalign(align, size);
-        if (p && zero) memset(p, 0, size);
-        return p;
+    switch (_mg_route_alloc()) {
+    case MG_TO_ARENA: return _mg_allocate(size, align, MG_FAMILY_MALLOC, MG_VIEW_RW, zero, ra);
+    case MG_TO_BOOT: return boot_alloc(size, align); /* static memory is zero already */
+    default: return _mg_system_alloc(size, align, zero);
     }
 }
 
 static void do_free(void *p, uintptr_t ra)
 {
-    if (!p || in_boot(p)) return;
-    if (_mg_offset_of((uintptr_t)p, NULL) < 0 && route() != 1) { __libc_free(p); return; }
-    _mg_deallocate(p, MG_FAMILY_MALLOC, ra);
+    if (!p) return;
+    switch (_mg_route_free(p)) {
+    case MG_TO_ARENA: _mg_deallocate(p, MG_FAMILY_MALLOC, ra); return;
+    case MG_TO_BOOT: return;
+    default: __libc_free(p);
+    }
 }
 
 static size_t usable(void *p)
 {
     if (!p) return 0;
-    if (in_boot(p)) return ((size_t *)p)[-1];
-    const struct mg_slot *s = _mg_live_object(p);
-    if (s) return s->size;
-    if (_mg_offset_of((uintptr_t)p, NULL) < 0 && route() != 1 && __malloc_usable_size) return __malloc_usable_size(p);
-    return 0;
+    switch (_mg_route_free(p)) {
+    case MG_TO_ARENA: {
+        const struct mg_slot *s = _mg_live_object(p);
+        return s ? s->size : 0;
+    }
+    case MG_TO_BOOT: return ((size_t *)p)[-1];
+    default: return system_usable_size(p);
+    }
 }
 
 /* The nearest power of two at or above a (glibc's memalign does the same). */
@@ -117,11 +177,20 @@ static void *do_memalign(size_t align, size_t size, uintptr_t ra)
 
 ENTRY void *malloc(size_t size)
 {
+    /* Sample mode's fast path: most calls only count down and go to glibc. */
+    if (MG_LIKELY(_mg_opt.mode == MG_MODE_SAMPLE && countdown > 1 && _mg_started())) {
+        countdown--;
+        return __libc_malloc(size);
+    }
     return do_alloc(size, 0, 0, RA());
 }
 
 ENTRY void free(void *p)
 {
+    if (MG_LIKELY(_mg_opt.mode == MG_MODE_SAMPLE && !_mg_in_arena(p) && !in_boot(p) && _mg_started())) {
+        __libc_free(p);
+        return;
+    }
     do_free(p, RA());
 }
 
@@ -137,14 +206,17 @@ static void *do_realloc(void *p, size_t size, uintptr_t ra)
     if (!p) return do_alloc(size, 0, 0, ra);
     if (size == 0) { do_free(p, ra); return NULL; }
     size_t old;
-    if (in_boot(p)) {
+    switch (_mg_route_free(p)) {
+    case MG_TO_BOOT:
         old = ((size_t *)p)[-1];
-    } else if (_mg_offset_of((uintptr_t)p, NULL) < 0 && route() != 1) {
-        return __libc_realloc(p, size);
-    } else {
+        break;
+    case MG_TO_SYSTEM:
+        return __libc_realloc(p, size); /* not sampled: it stays with glibc */
+    default: {
         const struct mg_slot *s = _mg_live_object(p);
         if (!s) { do_free(p, ra); return NULL; } /* reports the double or invalid free */
         old = s->size;
+    }
     }
     /* Always move: the old block becomes inaccessible, so a stale pointer to it traps. */
     void *n = do_alloc(size, 0, 0, ra);

@@ -1,68 +1,132 @@
-// Run.swift — `mirrorguard run [options] -- PROGRAM [ARGS...]`.
+// Run.swift — `mirrorguard run [options] -- PROGRAM [ARGS...]`, and `Harness`, the machinery it
+// shares with `demo`.
 //
-// Preloads libmirrorguard.so (keeping any LD_PRELOAD already set), merges `--options` into
-// MIRRORGUARD_OPTIONS after what the user already set, runs the program and exits with its
-// status: the program's own, or 128+N when a signal N ended it, as a shell does.
+// The story of a run: Runner starts the program with libmirrorguard.so preloaded and gathers
+// the reports of every process it started; the symbolizer names all their frames in one batch
+// (function, file:line); identical reports are folded; the reports and a summary are printed.
+// The exit status is the program's own (128+N when signal N killed it, as a shell says) when
+// nothing was reported, and --error-exitcode (default 23) when something was.
+//
+// --both-sides runs the program twice, first with the guard page after each object (overflows
+// trap, underflows are caught at free by the canary), then before it (protect_below=1:
+// underflows trap), and merges the two runs' reports.
 import ArgumentParser
 import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a program with MirrorGuard preloaded.",
-        discussion: "Example: mirrorguard run --options alignment=1 -- ./prog arg1")
+        abstract: "Run a program with MirrorGuard and report its heap bugs with file:line.",
+        discussion: """
+            Preloads libmirrorguard.so (keeping any LD_PRELOAD already set) into PROGRAM and \
+            every process it starts (fork, exec, shell scripts), gathers all their reports, \
+            names every frame with llvm-symbolizer (or addr2line) and swift-demangle, and prints \
+            the reports on stderr followed by a summary. Identical reports are printed once, \
+            with a count.
 
-    @Option(name: .long, help: "MirrorGuard options, K=V pairs separated by ':' (see `mirrorguard options`).")
+            Exit status: the program's own when nothing was reported (128+N when signal N \
+            killed it), else --error-exitcode (default 23).
+
+            The library is found next to this executable, in ../release, or at \
+            $MIRRORGUARD_LIBRARY; `tools/build` builds it. Options already set in \
+            MIRRORGUARD_OPTIONS apply; --options come after them.
+
+            Examples:
+              mirrorguard run -- ./prog arg1
+              mirrorguard run --options alignment=1 --leaks -- make check
+              mirrorguard run --log-format json -- ./prog > reports.jsonl
+            """)
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Library options, KEY=VALUE pairs separated by ':' (see `mirrorguard options`).",
+                           valueName: "K=V:..."))
     var options: String?
+
+    @Option(
+        name: .long,
+        help: "Report format: text on stderr, or json (JSON Lines on stdout, one object per distinct report).")
+    var logFormat: LogFormat = .text
+
+    @Flag(name: .long, help: "Report memory still allocated at exit (detect_leaks=1).")
+    var leaks = false
+
+    @Flag(
+        name: .long,
+        help: "Run twice, guard pages after objects then before them (protect_below=1), and merge the reports.")
+    var bothSides = false
+
+    @Option(name: .long, help: "Exit status when anything was reported (0-255).")
+    var errorExitcode: Int32 = 23
+
+    @Option(name: .long, help: "Colour the reports: auto (when stderr is a terminal), on or off.")
+    var color: ColorChoice = .auto
 
     @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
     var command: [String] = []
 
     func validate() throws {
-        if command.isEmpty { throw ValidationError("Give the program to run after --, e.g. mirrorguard run -- ./prog") }
+        if command.isEmpty {
+            throw ValidationError("Give the program to run after --, e.g. mirrorguard run -- ./prog")
+        }
+        guard (0...255).contains(errorExitcode) else {
+            throw ValidationError("--error-exitcode must be 0...255, not \(errorExitcode)")
+        }
+        for pair in try OptionTable.pairs(options ?? "") {
+            if pair.hasPrefix("log_path=") {
+                throw ValidationError("log_path is the harness's own: `run` gathers the reports itself")
+            }
+            if pair.hasPrefix("log_format=") { throw ValidationError("use --log-format instead of log_format=") }
+        }
     }
 
     func run() throws {
-        let library = try Library.locate()
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = [library, env["LD_PRELOAD"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
-        if let options, !options.isEmpty {
-            env["MIRRORGUARD_OPTIONS"] = [env["MIRRORGUARD_OPTIONS"], options].compactMap { $0 }
-                .filter { !$0.isEmpty }.joined(separator: ":")
+        try Failure.report {
+            var libraryOptions = try OptionTable.pairs(options ?? "")
+            if leaks { libraryOptions.append("detect_leaks=1") }
+            let harness = Harness(runner: Runner(library: try Locations.library(), format: logFormat))
+            let result = try harness.run(command, options: libraryOptions, bothSides: bothSides)
+
+            guard !result.reports.isEmpty else { throw ExitCode(result.termination.shellStatus) }
+            let printer = ReportPrinter(painter: Painter(enabled: color.enabled), bothSides: bothSides)
+            printer.print(result.reports)
+            printer.summary(result.reports, termination: result.termination, exitStatus: errorExitcode)
+            throw ExitCode(errorExitcode)
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Library.resolve(command[0]))
-        p.arguments = Array(command.dropFirst())
-        p.environment = env
-        do { try p.run() } catch {
-            throw ValidationError("cannot start \(command[0]): \(error.localizedDescription)")
-        }
-        p.waitUntilExit()
-        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-        throw ExitCode(status)
     }
 }
 
-/// Where the preload library and programs are.
-enum Library {
-    /// libmirrorguard.so next to this executable (the build folder), else in .build/release of
-    /// the current directory.
-    static func locate() throws -> String {
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let self_ = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map(URL.init(fileURLWithPath:)) ?? exe
-        for dir in [self_.deletingLastPathComponent(), self_.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("release")] {
-            let candidate = dir.appendingPathComponent("libmirrorguard.so").path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-        }
-        throw ValidationError("libmirrorguard.so not found next to \(self_.path); run tools/build")
+/// Run, symbolize, fold: what `run` and `demo` both do.
+struct Harness {
+    var runner: Runner
+    var symbolizer = Symbolizer.detect()
+
+    struct Result {
+        var termination: Termination
+        var reports: [FoldedReport]
     }
 
-    /// A command name as a shell would find it: a path as given, else searched in PATH.
-    static func resolve(_ name: String) throws -> String {
-        if name.contains("/") { return name }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+    func run(_ command: [String], options: [String], bothSides: Bool = false) throws -> Result {
+        var termination: Termination?
+        var reports: [Report] = []
+        for side in bothSides ? [false, true] : [nil] {
+            let sideOptions = side.map { ["protect_below=\($0 ? 1 : 0)"] } ?? []
+            let outcome = try runner.run(command, options: options + sideOptions)
+            reports += outcome.reports.map { r in
+                var r = r
+                r.protectBelow = side ?? false
+                return r
+            }
+            // The status of the first run that failed, else of the first run.
+            if termination == nil || termination == .exited(0) { termination = outcome.termination }
         }
-        throw ValidationError("\(name): command not found")
+        return Result(termination: termination!, reports: FoldedReport.fold(symbolize(reports)))
+    }
+
+    /// Every frame of every report named in one symbolizer batch.
+    func symbolize(_ reports: [Report]) -> [Report] {
+        guard !reports.isEmpty else { return reports }
+        let table = symbolizer.table(
+            for: Set(reports.flatMap(\.queries)), rawNames: Set(reports.flatMap(\.rawNames)))
+        return reports.map { $0.symbolized(table) }
     }
 }

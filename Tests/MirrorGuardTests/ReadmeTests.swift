@@ -11,10 +11,12 @@ struct ReadmeTests {
         let readme = try String(contentsOf: Pkg.root.appendingPathComponent("README.md"), encoding: .utf8)
         var rows: [String: (String, String)] = [:]
         for line in readme.split(separator: "\n") where line.hasPrefix("| `") {
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            // Cells are split on '|', but not on the escaped '\|' inside a cell.
+            let cells = line.replacingOccurrences(of: "\\|", with: "\u{1}")
+                .split(separator: "|", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{1}", with: "|") }
             guard cells.count >= 5 else { continue }
-            let strip = { (s: String) in s.replacingOccurrences(of: "`", with: "").replacingOccurrences(of: "\\|", with: "|") }
+            let strip = { (s: String) in s.replacingOccurrences(of: "`", with: "") }
             rows[strip(cells[1])] = (strip(cells[2]), strip(cells[3]))
         }
         var names: [String] = []
