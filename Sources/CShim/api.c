@@ -69,6 +69,7 @@ static void start(void)
     if (!err) {
         _mg_fork_install();
         _mg_leaks_install();
+        _mg_continue_start();
     }
     if (err) {
         init_error = err;

@@ -19,8 +19,7 @@
  * no such handler the default action is restored and the fault re-raised, so the process dies
  * exactly as it would without MirrorGuard.
  *
- * In continue mode the faulting page is opened (guard removed, or made writable) and the slot
- * retired from reuse, so the access completes when the handler returns.
+ * In continue mode continue.c lets the access complete when the handler returns.
  */
 #include <errno.h>
 #include <signal.h>
@@ -135,14 +134,17 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         errno = saved;
         return;
     }
-    uintptr_t frames[MG_MAX_FRAMES];
-    r.nframes = _mg_stack_from_signal(pc, frames, _mg_opt.max_frames);
-    r.frames = frames;
-    _mg_report(&r);
+    /* In continue mode a repeat of a reported (pc, kind) is only counted: no unwinding. */
+    int repeat = _mg_opt.on_error == MG_ON_ERROR_CONTINUE && sig != SIGBUS && !_mg_continue_first(pc, r.kind);
+    r.counted = 1;
+    if (!repeat) {
+        uintptr_t frames[MG_MAX_FRAMES];
+        r.nframes = _mg_stack_from_signal(pc, frames, _mg_opt.max_frames);
+        r.frames = frames;
+        _mg_report(&r);
+    }
     if (_mg_opt.on_error == MG_ON_ERROR_ABORT || sig == SIGBUS) _mg_report_abort();
-    /* Continue: let the access complete, and never hand this slot out again. */
-    _mg_slot_mark_opened(slot_id);
-    if (_mg_arena_open_page((uint64_t)off, view) != 0) _mg_report_abort();
+    if (_mg_continue_access(&r, (uint64_t)off, view, slot_id, ucv) != 0) _mg_report_abort();
     errno = saved;
 }
 
@@ -178,6 +180,7 @@ void _mg_fault_install(void)
  * straight to libc. The old action returned is the program's previous one, never ours. */
 MG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    if (sig == SIGTRAP && _mg_continue_chain_trap(act, old)) return 0;
     if (sig != SIGSEGV && sig != SIGBUS) return _mg_real_sigaction(sig, act, old);
     _mg_fault_install();
     struct sigaction *slot = &chained[sig_index(sig)];

@@ -54,6 +54,7 @@ struct mg_options {
 enum { MG_MODE_GUARD, MG_MODE_SAMPLE };
 enum { MG_ON_ERROR_ABORT, MG_ON_ERROR_CONTINUE };
 enum { MG_FORMAT_TEXT, MG_FORMAT_JSON };
+enum { MG_CONTINUE_AUTO, MG_CONTINUE_STEP, MG_CONTINUE_OPEN };
 enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
 enum { MG_BACKING_AUTO, MG_BACKING_MEMFD, MG_BACKING_SHM, MG_BACKING_TMPFILE };
 
@@ -210,6 +211,7 @@ struct mg_report {
     size_t region_size;
     const struct mg_slot *slot;  /* allocation and free stacks, or NULL */
     const char *note;            /* an extra line, or NULL */
+    int counted;                 /* continue mode: already counted by the caller */
 };
 
 /* Formats and writes one report with one write(2); async-signal-safe; serialized between
@@ -218,6 +220,21 @@ void _mg_report(const struct mg_report *r);
 /* Ends the process after a report in abort mode. */
 __attribute__((noreturn)) void _mg_report_abort(void);
 extern _Atomic unsigned long _mg_reports;
+
+/* ---- Continue mode (continue.c) ---------------------------------------------------------- */
+
+/* Starts continue mode (on_error=continue): the exit summary and, for continue_method=step, the
+ * SIGTRAP handler. */
+void _mg_continue_start(void);
+/* Counts an error; 1 if it is the first of its (pc, kind), which alone is reported. */
+int _mg_continue_first(uintptr_t pc, enum mg_kind kind);
+/* Lets the faulting access complete. 0, or an errno value if it cannot. */
+int _mg_continue_access(const struct mg_report *r, uint64_t off, enum mg_view view, uint32_t slot_id, void *uc);
+/* Completes a plain MOV store to the read-only view through the writable alias and steps RIP
+ * past it (emulate.c). 0, or -1 if the instruction is not one it decodes. */
+int _mg_emulate_store(void *uc, uintptr_t fault_addr);
+/* For the sigaction interposer: keeps a program's SIGTRAP handler behind ours, if ours is in. */
+int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old);
 
 /* ---- Faults (fault.c) --------------------------------------------------------------------- */
 

@@ -298,6 +298,10 @@ static _Atomic pid_t report_owner;
 void _mg_report(const struct mg_report *r)
 {
     static char storage[1 << 16];
+    /* In continue mode an error is reported once per instruction and kind, then counted. */
+    if (_mg_opt.on_error == MG_ON_ERROR_CONTINUE && r->kind != MG_KIND_MEMORY_LEAK && !r->counted &&
+        !_mg_continue_first(r->pc, r->kind))
+        return;
     int saved = errno;
     pid_t self = _mg_gettid(), none = 0;
     while (!atomic_compare_exchange_weak(&report_owner, &none, self)) {

@@ -1,0 +1,207 @@
+/*
+ * continue.c — on_error=continue: report, let the access complete, run on. ASYNC-SIGNAL-SAFE:
+ * called from the fault handler and the SIGTRAP handler.
+ *
+ * Repeated faults are reported once per (instruction, kind) and then only counted; an exit
+ * summary gives the totals per kind.
+ *
+ * A stray write by a plain MOV store is completed by emulation (emulate.c): the store is done
+ * through the writable alias and the page never opens, which is exact with any number of
+ * threads. Any other writing instruction is let through as continue_method says:
+ *
+ *   step   The faulting thread takes the step lock, makes the page of the
+ *          read-only view writable, and returns with the trap flag set; the write completes, the
+ *          CPU traps after that one instruction, and the SIGTRAP handler makes the page read-only
+ *          again and releases the lock. So every later stray write to that page traps too. The
+ *          lock serializes stepping threads; what it cannot stop is another thread writing to the
+ *          same page through a read-only pointer during those microseconds: mprotect is
+ *          process-wide, so that write goes through unreported (it still lands).
+ *   open   The page is opened for good: no SIGTRAP (a debugger owns it), but later writes to that
+ *          page are not reported.
+ *
+ * Guard pages and freed slots are always opened for good, and the slot is retired from reuse.
+ * `auto` picks step, or open when a debugger is attached (TracerPid), and says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ucontext.h>
+#include <unistd.h>
+
+#include "mg_internal.h"
+
+#pragma GCC visibility push(hidden)
+
+#define TRAP_FLAG 0x100 /* EFLAGS.TF */
+
+/* ---- Deduplication and totals ------------------------------------------------------------- */
+
+#define SITES 4096
+static struct {
+    _Atomic uintptr_t key;      /* pc ^ kind, 0 = empty */
+} sites[SITES];
+static _Atomic unsigned long totals[MG_KIND_COUNT], site_counts[MG_KIND_COUNT];
+
+int _mg_continue_first(uintptr_t pc, enum mg_kind kind)
+{
+    atomic_fetch_add(&totals[kind], 1);
+    uintptr_t key = (pc * 31 + (uintptr_t)kind + 1) | 1;
+    for (uintptr_t i = (key >> 4) % SITES, n = 0; n < SITES; i = (i + 1) % SITES, n++) {
+        uintptr_t seen = atomic_load(&sites[i].key);
+        if (seen == key) return 0;
+        if (seen == 0) {
+            if (atomic_compare_exchange_strong(&sites[i].key, &seen, key)) {
+                atomic_fetch_add(&site_counts[kind], 1);
+                return 1;
+            }
+            if (seen == key) return 0;
+        }
+    }
+    return 0; /* table full: count, don't report */
+}
+
+static void summary(void)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof line, "MirrorGuard: continued after errors:");
+    int any = 0;
+    for (int k = 0; k < MG_KIND_COUNT && n < (int)sizeof line - 80; k++) {
+        unsigned long t = atomic_load(&totals[k]);
+        if (!t) continue;
+        unsigned long s = atomic_load(&site_counts[k]);
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %lu (%lu site%s)", any ? "," : "",
+                      _mg_kind_name((enum mg_kind)k), t, s, s == 1 ? "" : "s");
+        any = 1;
+    }
+    if (!any) return;
+    line[n++] = '\n';
+    _mg_write_all(2, line, (size_t)n);
+}
+
+/* ---- Single-stepping a stray write -------------------------------------------------------- */
+
+static _Atomic pid_t step_owner;
+static MG_TLS uintptr_t stepped_pages[8];
+static MG_TLS int stepped_count;
+static struct sigaction chained_trap;
+static int method_step;
+
+static void step_unlock(void)
+{
+    atomic_store(&step_owner, 0);
+}
+
+static void step_lock(void)
+{
+    pid_t self = _mg_gettid(), none = 0;
+    if (atomic_load(&step_owner) == self) return; /* one instruction faulting on two pages */
+    for (unsigned spins = 0; !atomic_compare_exchange_weak(&step_owner, &none, self); spins++) {
+        none = 0;
+        if (spins > 64) sched_yield(); /* the owner may be descheduled mid-step */
+    }
+}
+
+static void trap_handler(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    if (stepped_count == 0) {
+        /* Not ours: a debugger's or the program's breakpoint. */
+        if (chained_trap.sa_flags & SA_SIGINFO) {
+            if (chained_trap.sa_sigaction) { chained_trap.sa_sigaction(sig, si, ucv); return; }
+        } else if (chained_trap.sa_handler != SIG_IGN && chained_trap.sa_handler != SIG_DFL) {
+            chained_trap.sa_handler(sig);
+            return;
+        }
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        _mg_real_sigaction(sig, &dfl, NULL);
+        raise(sig);
+        return;
+    }
+    int saved = errno;
+    for (int i = 0; i < stepped_count; i++) (void)mprotect((void *)stepped_pages[i], _mg_arena.page, PROT_READ);
+    stepped_count = 0;
+    uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+    step_unlock();
+    errno = saved;
+}
+
+/* Lets a stray write through for one instruction. 0, or -1 if it cannot (then the caller opens
+ * the page for good). */
+static int step_stray_write(uintptr_t page, ucontext_t *uc)
+{
+    step_lock();
+    if (stepped_count == (int)(sizeof stepped_pages / sizeof stepped_pages[0]) ||
+        mprotect((void *)page, _mg_arena.page, PROT_READ | PROT_WRITE) != 0) {
+        if (stepped_count == 0) step_unlock();
+        return -1;
+    }
+    stepped_pages[stepped_count++] = page;
+    uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
+    return 0;
+}
+
+int _mg_continue_access(const struct mg_report *r, uint64_t off, enum mg_view view, uint32_t slot_id, void *ucv)
+{
+    if (r->kind == MG_KIND_STRAY_WRITE) {
+        if (_mg_emulate_store(ucv, r->addr) == 0) return 0;
+        uintptr_t page = _mg_addr(off & ~(uint64_t)(_mg_arena.page - 1), view);
+        if (method_step && step_stray_write(page, ucv) == 0) return 0;
+    }
+    _mg_slot_mark_opened(slot_id);
+    return _mg_arena_open_page(off, view);
+}
+
+/* A program's own SIGTRAP handler, installed after ours, becomes the next in line. */
+int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old)
+{
+    if (!method_step) return 0;
+    if (old) *old = chained_trap;
+    if (act) chained_trap = *act;
+    return 1;
+}
+
+/* ---- Start-up ----------------------------------------------------------------------------- */
+
+static int traced(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *t = strstr(buf, "TracerPid:");
+    return t && atoi(t + 10) != 0;
+}
+
+void _mg_continue_start(void)
+{
+    if (_mg_opt.on_error != MG_ON_ERROR_CONTINUE) return;
+    atexit(summary);
+    int method = _mg_opt.continue_method;
+    if (method == MG_CONTINUE_AUTO) {
+        method = MG_CONTINUE_STEP;
+        if (traced()) {
+            _mg_warn("on_error=continue: a debugger is attached and owns SIGTRAP; "
+                     "using continue_method=open (a stray write is reported once per page)");
+            method = MG_CONTINUE_OPEN;
+        }
+    }
+    if (method != MG_CONTINUE_STEP) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = trap_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (_mg_real_sigaction(SIGTRAP, &sa, &chained_trap) == 0) method_step = 1;
+}
+
+#pragma GCC visibility pop
