@@ -11,14 +11,15 @@ import Glibc
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
     case auto, on, off
 
-    /// `auto`: colour when stderr is a terminal, TERM is not "dumb" and NO_COLOR is unset.
-    var enabled: Bool {
+    /// `auto`: colour when `fd` (stderr unless told) is a terminal, TERM is not "dumb" and
+    /// NO_COLOR is unset.
+    func enabled(on fd: Int32 = STDERR_FILENO) -> Bool {
         switch self {
         case .on: return true
         case .off: return false
         case .auto:
             let env = ProcessInfo.processInfo.environment
-            return isatty(STDERR_FILENO) == 1 && env["TERM"] != "dumb" && env["NO_COLOR"] == nil
+            return isatty(fd) == 1 && env["TERM"] != "dumb" && env["NO_COLOR"] == nil
         }
     }
 }

@@ -44,7 +44,9 @@ struct Run: ParsableCommand {
 
     @Option(
         name: .long,
-        help: "Report format: text on stderr, or json (JSON Lines on stdout, one object per distinct report).")
+        help: ArgumentHelp(
+            "Report format: text on stderr, or json (JSON Lines on stdout, one object per distinct report).",
+            valueName: "format"))
     var logFormat: LogFormat = .text
 
     @Flag(name: .long, help: "Report memory still allocated at exit (detect_leaks=1).")
@@ -55,7 +57,7 @@ struct Run: ParsableCommand {
         help: "Run twice, guard pages after objects then before them (protect_below=1), and merge the reports.")
     var bothSides = false
 
-    @Option(name: .long, help: "Exit status when anything was reported (0-255).")
+    @Option(name: .long, help: ArgumentHelp("Exit status when anything was reported (0-255).", valueName: "N"))
     var errorExitcode: Int32 = 23
 
     @Option(name: .long, help: "Colour the reports: auto (when stderr is a terminal), on or off.")
@@ -87,7 +89,7 @@ struct Run: ParsableCommand {
             let result = try harness.run(command, options: libraryOptions, bothSides: bothSides)
 
             guard !result.reports.isEmpty else { throw ExitCode(result.termination.shellStatus) }
-            let printer = ReportPrinter(painter: Painter(enabled: color.enabled), bothSides: bothSides)
+            let printer = ReportPrinter(painter: Painter(enabled: color.enabled()), bothSides: bothSides)
             printer.print(result.reports)
             printer.summary(result.reports, termination: result.termination, exitStatus: errorExitcode)
             throw ExitCode(errorExitcode)

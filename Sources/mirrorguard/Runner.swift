@@ -10,6 +10,7 @@
 // the program has ended and removes the folder. The child's stdin, stdout and stderr are the
 // harness's own: a program's output reaches the user as it would without MirrorGuard.
 //
+// The program starts with an empty signal mask, whatever mask the harness inherited.
 // While the program runs, Ctrl-C (SIGINT, SIGQUIT from the terminal, sent to the whole
 // process group) must end the program, not the harness, or the reports would be lost: the
 // harness catches them and does nothing, and passes SIGTERM and SIGHUP on to the program. Caught
@@ -63,7 +64,9 @@ struct Runner {
     /// MIRRORGUARD_OPTIONS); the reports come back unsymbolized.
     func run(_ command: [String], options: [String]) throws -> Outcome {
         guard let name = command.first else { throw Failure("no program to run") }
-        guard let path = Locations.program(name) else { throw Failure("\(name): command not found", status: 127) }
+        guard let path = Locations.program(name), FileManager.default.fileExists(atPath: path) else {
+            throw Failure("\(name): command not found", status: 127)
+        }
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw Failure("\(path): not an executable file", status: 126)
         }
@@ -84,6 +87,7 @@ struct Runner {
         // stdin, stdout and stderr are left unset: the child inherits the harness's own.
 
         Self.catchSignals()
+        Self.unblockSignals()
         do { try p.run() } catch {
             throw Failure("cannot start \(path): \(error.localizedDescription)", status: 126)
         }
@@ -119,6 +123,15 @@ struct Runner {
             throw Failure("cannot create a folder for reports in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         return String(cString: made)
+    }
+
+    /// The program starts with no signal blocked, as from a login shell, even when the harness
+    /// was started from a thread that blocks them (test runners and thread pools do), which the
+    /// child would otherwise inherit: a `kill -TERM $$` would then be ignored.
+    private static func unblockSignals() {
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
     }
 
     private static func catchSignals() {

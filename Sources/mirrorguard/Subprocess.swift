@@ -2,8 +2,9 @@
 // dpkg-query) to completion and keeping what it printed.
 //
 // Helpers get the harness's own environment, never the program's: no LD_PRELOAD, so the
-// symbolizer does not run under MirrorGuard. Input goes through a temporary file rather than a
-// pipe, so a large batch can never deadlock against a tool that writes while it reads.
+// symbolizer does not run under MirrorGuard (doctor's probe adds it back on purpose). Input
+// goes through a temporary file rather than a pipe, so a large batch can never deadlock
+// against a tool that writes while it reads.
 import Foundation
 
 struct Captured {
@@ -14,14 +15,18 @@ struct Captured {
 }
 
 enum Subprocess {
-    /// Runs `path args` with `input` on stdin; nil if it could not be started.
-    static func capture(_ path: String, _ args: [String], input: String? = nil) -> Captured? {
+    /// Runs `path args` with `input` on stdin and `environment` added to the harness's own;
+    /// nil if it could not be started.
+    static func capture(
+        _ path: String, _ args: [String], input: String? = nil, environment: [String: String] = [:]
+    ) -> Captured? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "LD_PRELOAD")
         env.removeValue(forKey: "MIRRORGUARD_OPTIONS")
+        env.merge(environment) { $1 }
         p.environment = env
 
         var inputFile: URL?
