@@ -9,6 +9,7 @@
 // three were caught as expected, 1 otherwise.
 import ArgumentParser
 import Foundation
+import Glibc
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,14 +100,20 @@ struct Demo: ParsableCommand {
     {
         let source = folder.appendingPathComponent("\(program.name).c")
         let binary = folder.appendingPathComponent(program.name).path
-        try Data(program.source.utf8).write(to: source)
-        var args = ["-g", "-O0", "-fno-omit-frame-pointer", "-fno-inline", source.path, "-o", binary]
+        // Written and linked under temporary names, then renamed, so two demos at once never run
+        // or compile a half-written file.
+        try Data(program.source.utf8).write(to: source, options: .atomic)
+        let partial = "\(binary).\(getpid()).tmp"
+        var args = ["-g", "-O0", "-fno-omit-frame-pointer", "-fno-inline", source.path, "-o", partial]
         if program.usesAPI {
             let libdir = URL(fileURLWithPath: library).deletingLastPathComponent().path
             args += ["-I", include, "-L\(libdir)", "-lmirrorguard", "-Wl,-rpath,\(libdir)"]
         }
         guard let r = Subprocess.capture(cc, args) else { throw Failure("cannot run \(cc)") }
         guard r.ok else { throw Failure("\(cc) failed on \(source.path):\n\(r.stderr)") }
+        guard rename(partial, binary) == 0 else {
+            throw Failure("cannot rename \(partial) to \(binary): \(String(cString: strerror(errno)))")
+        }
         return binary
     }
 }

@@ -110,7 +110,11 @@ enum Probe {
         rows.append(
             ProbeRow(
                 feature: "addr2line", available: addr2line == nil ? "no" : "yes",
-                use: addr2line.map { llvm == nil ? "\($0): file:line in run and symbolize" : "\($0): fallback, unused while llvm-symbolizer is here" }
+                use: addr2line.map {
+                    llvm == nil
+                        ? "\($0): file:line in run and symbolize"
+                        : "\($0): fallback, unused while llvm-symbolizer is here"
+                }
                     ?? (llvm == nil ? "absent: reports keep function+offset only" : "absent (not needed)")))
         let demangle = Locations.tool(["swift-demangle"])
         rows.append(
@@ -146,8 +150,9 @@ enum Probe {
     /// Runs /bin/true under the library with verbosity=1 and reads its start-up banner
     /// ("arena on memfd, guards by madvise, ...").
     static func libraryChoice(_ library: String) -> Choice? {
-        guard let r = Subprocess.capture(
-            "/bin/true", [], environment: ["LD_PRELOAD": library, "MIRRORGUARD_OPTIONS": "verbosity=1"])
+        guard
+            let r = Subprocess.capture(
+                "/bin/true", [], environment: ["LD_PRELOAD": library, "MIRRORGUARD_OPTIONS": "verbosity=1"])
         else { return nil }
         func word(after marker: String) -> String? {
             guard let range = r.stderr.range(of: marker) else { return nil }
@@ -170,7 +175,8 @@ enum Probe {
     private typealias PkeyAlloc = @convention(c) (UInt32, UInt32) -> Int32
     private typealias PkeyFree = @convention(c) (Int32) -> Int32
     private typealias Syscall2 = @convention(c) (Int, Int, Int) -> Int  // long syscall(long, ...)
-    private typealias IoctlPointer = @convention(c) (Int32, UInt, UnsafeMutableRawPointer) -> Int32  // ioctl(int, unsigned long, ...)
+    /// int ioctl(int, unsigned long, ...), called with one pointer argument.
+    private typealias IoctlPointer = @convention(c) (Int32, UInt, UnsafeMutableRawPointer) -> Int32
 
     private static func function<T>(_ name: String, _ type: T.Type) -> T? {
         guard let symbol = dlsym(nil, name) else { return nil }  // nil = RTLD_DEFAULT
@@ -241,7 +247,9 @@ enum Probe {
             return (false, "no pkey_alloc in libc")
         }
         let key = alloc(0, 0)
-        guard key >= 0 else { return (false, errno == ENOSPC || errno == EINVAL ? "CPU or kernel without them" : errnoText()) }
+        guard key >= 0 else {
+            return (false, errno == ENOSPC || errno == EINVAL ? "CPU or kernel without them" : errnoText())
+        }
         _ = free(key)
         return (true, nil)
     }
@@ -255,7 +263,9 @@ enum Probe {
         {
             return "libunwind8 " + r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        for dir in ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"] {
+        for dir in [
+            "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
+        ] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             if let so = names.filter({ $0.hasPrefix("libunwind.so.") }).max(by: { $0.count < $1.count }) {
                 return so

@@ -286,7 +286,10 @@ struct Report {
         switch body {
         case .json(let v): return JSONReports.foldKey(v)
         case .text(let lines):
-            var parts = [kind, lines.first.flatMap { $0.components(separatedBy: "(").last?.components(separatedBy: ",").first } ?? ""]
+            var parts = [
+                kind,
+                lines.first.flatMap { $0.components(separatedBy: "(").last?.components(separatedBy: ",").first } ?? "",
+            ]
             for line in lines.dropFirst() {
                 if let frame = FrameLine(line) {
                     parts.append("\(frame.module ?? "?")+\(frame.moduleOffset.map { String($0, radix: 16) } ?? "?")")

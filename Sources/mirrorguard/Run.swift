@@ -38,8 +38,9 @@ struct Run: ParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Library options, KEY=VALUE pairs separated by ':' (see `mirrorguard options`).",
-                           valueName: "K=V:..."))
+        help: ArgumentHelp(
+            "Library options, KEY=VALUE pairs separated by ':' (see `mirrorguard options`).",
+            valueName: "K=V:..."))
     var options: String?
 
     @Option(
@@ -54,7 +55,10 @@ struct Run: ParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Run twice, guard pages after objects then before them (protect_below=1), and merge the reports.")
+        help: """
+            Run twice, guard pages after objects then before them (protect_below=1), and merge the \
+            reports (stdin is read by the first run).
+            """)
     var bothSides = false
 
     @Option(name: .long, help: ArgumentHelp("Exit status when anything was reported (0-255).", valueName: "N"))

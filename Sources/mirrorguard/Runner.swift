@@ -13,8 +13,9 @@
 // The program starts with an empty signal mask, whatever mask the harness inherited.
 // While the program runs, Ctrl-C (SIGINT, SIGQUIT from the terminal, sent to the whole
 // process group) must end the program, not the harness, or the reports would be lost: the
-// harness catches them and does nothing, and passes SIGTERM and SIGHUP on to the program. Caught
-// (not ignored) signals return to their default action in the program at exec.
+// harness catches them and does nothing, and passes SIGTERM and SIGHUP on to the program, until
+// the program has ended. Caught (not ignored) signals return to their default action in the
+// program at exec.
 import ArgumentParser
 import Foundation
 import Glibc
@@ -46,8 +47,8 @@ enum Termination: Equatable {
     }
 }
 
-/// What one run gave: how the program ended, its processes' reports (in the order they were
-/// written, per process), and how many processes reported.
+/// What one run gave: how the program ended, and its processes' reports (unsymbolized; files in
+/// the order they were last written, each file's reports in order).
 struct Outcome {
     var termination: Termination
     var reports: [Report]
@@ -94,6 +95,7 @@ struct Runner {
         runningChild = p.processIdentifier
         p.waitUntilExit()
         runningChild = 0
+        Self.restoreSignals()
 
         let termination: Termination =
             p.terminationReason == .uncaughtSignal ? .signaled(p.terminationStatus) : .exited(p.terminationStatus)
@@ -120,7 +122,8 @@ struct Runner {
     private static func privateFolder() throws -> String {
         var template = Array((NSTemporaryDirectory() + "/mirrorguard.XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw Failure("cannot create a folder for reports in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+            throw Failure(
+                "cannot create a folder for reports in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         return String(cString: made)
     }
@@ -132,6 +135,10 @@ struct Runner {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
+    }
+
+    private static func restoreSignals() {
+        for sig in [SIGINT, SIGQUIT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
     }
 
     private static func catchSignals() {

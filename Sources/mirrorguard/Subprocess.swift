@@ -43,7 +43,8 @@ enum Subprocess {
         }
         defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
 
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         do { try p.run() } catch { return nil }

@@ -58,7 +58,9 @@ struct ReportPrinter {
             case .text(let lines):
                 var out = lines.map(painter.line)
                 if f.count > 1 {
-                    let processes = f.pids.count == 1 ? "process \(f.pids[0])" : "processes " + f.pids.map(String.init).joined(separator: ", ")
+                    let processes =
+                        f.pids.count == 1
+                        ? "process \(f.pids[0])" : "processes " + f.pids.map(String.init).joined(separator: ", ")
                     out.append(painter.blue("(the same report came \(f.count) times, from \(processes))"))
                 }
                 if bothSides {
@@ -94,7 +96,8 @@ struct ReportPrinter {
                 lines.append("      \(f.count)× \(f.report.function)\(place)")
             }
         }
-        lines.append("The program \(termination.description); mirrorguard exits with \(exitStatus) because of the reports.")
+        lines.append(
+            "The program \(termination.description); mirrorguard exits with \(exitStatus) because of the reports.")
         Console.error(lines.joined(separator: "\n"))
     }
 

@@ -41,7 +41,9 @@ struct Symbolize: ParsableCommand {
         if files.isEmpty {
             input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         } else {
-            for file in files { input += String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self) }
+            for file in files {
+                input += String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self)
+            }
         }
         let lines = input.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let json = lines.map(JSONReports.parse)

@@ -104,7 +104,9 @@ struct Symbolizer: Sendable {
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: true)
         for (query, line) in zip(queries, lines) {
             // With --inlines, Symbol[0] is the innermost (inlined) function: where the pc really is.
-            guard let json = JSONValue(parsing: String(line)), let first = json["Symbol"]?.array?.first else { continue }
+            guard let json = JSONValue(parsing: String(line)), let first = json["Symbol"]?.array?.first else {
+                continue
+            }
             let info = SourceInfo(
                 function: known(first["FunctionName"]?.string), file: known(first["FileName"]?.string),
                 line: first["Line"]?.int.flatMap { $0 > 0 ? $0 : nil },

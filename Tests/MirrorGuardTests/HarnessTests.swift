@@ -86,7 +86,8 @@ struct HarnessTests {
         let noProgram = Harness.run(["run", "--", "/nonexistent/prog"])
         #expect(noProgram.status == 127)
         #expect(noProgram.stderr.contains("/nonexistent/prog: command not found"), "\(noProgram.stderr)")
-        let noLibrary = Harness.run(["run", "--", "/bin/true"], env: ["MIRRORGUARD_LIBRARY": "/nonexistent/libmirrorguard.so"])
+        let noLibrary = Harness.run(
+            ["run", "--", "/bin/true"], env: ["MIRRORGUARD_LIBRARY": "/nonexistent/libmirrorguard.so"])
         #expect(noLibrary.status == 1)
         #expect(noLibrary.stderr.contains("MIRRORGUARD_LIBRARY=/nonexistent/libmirrorguard.so"), "\(noLibrary.stderr)")
     }
@@ -121,7 +122,9 @@ struct HarnessTests {
         let reports = Report.all(in: once.stdout)
         #expect(reports.count == 1)
         #expect(reports.first?.frames.first == "overflow_write")
-        #expect(once.stdout.contains("in overflow_write \(Pkg.root.path)/Tests/Fixtures/heap_overflow.c:\(bugLine) ("), "\(once.stdout)")
+        #expect(
+            once.stdout.contains("in overflow_write \(Pkg.root.path)/Tests/Fixtures/heap_overflow.c:\(bugLine) ("),
+            "\(once.stdout)")
         #expect(once.stdout.hasPrefix("before\n==") && once.stdout.hasSuffix("after\n"), "\(once.stdout)")
         let twice = Harness.run(["symbolize"], stdin: once.stdout)
         #expect(twice.stdout == once.stdout)
@@ -144,15 +147,20 @@ struct HarnessTests {
         let cxx = Harness.run(["run", "--", Pkg.fixture("cxx_bugs"), "use_after_delete"])
         #expect(cxx.status == 23)
         let line = Harness.line(of: "static int read_deleted(", in: "cxx_bugs.cpp")
-        #expect(cxx.stderr.contains(" in read_deleted(Widget const*) \(Pkg.root.path)/Tests/Fixtures/cxx_bugs.cpp:\(line) ("),
-                "\(cxx.stderr)")
+        #expect(
+            cxx.stderr.contains(
+                " in read_deleted(Widget const*) \(Pkg.root.path)/Tests/Fixtures/cxx_bugs.cpp:\(line) ("),
+            "\(cxx.stderr)")
         #expect(cxx.stderr.contains("==SUMMARY: MirrorGuard: heap-use-after-free in read_deleted(Widget const*)\n"))
 
-        let swift = Harness.run(["run", "--", Pkg.root.appendingPathComponent(".build/debug/SwiftFixture").path, "stray"])
+        let swift = Harness.run([
+            "run", "--", Pkg.root.appendingPathComponent(".build/debug/SwiftFixture").path, "stray",
+        ])
         #expect(swift.status == 23)
         let write = Harness.line(of: ".pointee = 0", in: "SwiftFixture/main.swift")
-        #expect(swift.stderr.contains(" in scribble(_:) \(Pkg.root.path)/Tests/SwiftFixture/main.swift:\(write) ("),
-                "\(swift.stderr)")
+        #expect(
+            swift.stderr.contains(" in scribble(_:) \(Pkg.root.path)/Tests/SwiftFixture/main.swift:\(write) ("),
+            "\(swift.stderr)")
         #expect(swift.stderr.contains("==SUMMARY: MirrorGuard: stray-write in scribble(_:)\n"), "\(swift.stderr)")
         #expect(!swift.stderr.contains("$s"), "a Swift name stayed mangled:\n\(swift.stderr)")
     }
@@ -189,7 +197,10 @@ struct HarnessTests {
     func environment() {
         let libm = "/lib/x86_64-linux-gnu/libm.so.6"
         let r = Harness.run(
-            ["run", "--options", "fill=170", "--", "sh", "-c", "echo \"$LD_PRELOAD|$MIRRORGUARD_OPTIONS\"; echo oops >&2"],
+            [
+                "run", "--options", "fill=170", "--", "sh", "-c",
+                "echo \"$LD_PRELOAD|$MIRRORGUARD_OPTIONS\"; echo oops >&2",
+            ],
             env: ["LD_PRELOAD": libm, "MIRRORGUARD_OPTIONS": "alignment=1"])
         #expect(r.status == 0)
         #expect(r.stderr == "oops\n")
@@ -270,9 +281,11 @@ struct HarnessTests {
         #expect(r.status == 0, "\(r.stderr)")
         let rows = r.stdout.components(separatedBy: "\n")
         func row(_ feature: String) -> String? { rows.first { $0.hasPrefix(feature + "  ") } }
-        for feature in ["libmirrorguard.so", "memfd_create", "MADV_GUARD_INSTALL on shmem", "userfaultfd",
-                        "userfaultfd write-protect on shmem", "protection keys (pkey_alloc)", "vm.max_map_count",
-                        "llvm-symbolizer", "addr2line", "libunwind"] {
+        for feature in [
+            "libmirrorguard.so", "memfd_create", "MADV_GUARD_INSTALL on shmem", "userfaultfd",
+            "userfaultfd write-protect on shmem", "protection keys (pkey_alloc)", "vm.max_map_count",
+            "llvm-symbolizer", "addr2line", "libunwind",
+        ] {
             #expect(row(feature) != nil, "no \(feature) row:\n\(r.stdout)")
         }
         let maxMaps = try String(contentsOfFile: "/proc/sys/vm/max_map_count", encoding: .utf8)
@@ -283,7 +296,8 @@ struct HarnessTests {
         // What the library picks comes from the library: the two rows agree with its banner.
         let banner = run("/bin/true", [], env: ["LD_PRELOAD": Pkg.library, "MIRRORGUARD_OPTIONS": "verbosity=1"]).stderr
         let madvise = banner.contains("guards by madvise")
-        #expect(row("MADV_GUARD_INSTALL on shmem")?.contains(madvise ? "by madvise" : "by mprotect") == true, "\(r.stdout)")
+        #expect(
+            row("MADV_GUARD_INSTALL on shmem")?.contains(madvise ? "by madvise" : "by mprotect") == true, "\(r.stdout)")
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/llvm-symbolizer") {
             #expect(row("llvm-symbolizer")?.contains(" yes ") == true, "\(r.stdout)")
         }
@@ -306,7 +320,10 @@ struct HarnessTests {
     @Test(
         "every subcommand has help with its abstract",
         arguments: [
-            ("run", "Run a program with MirrorGuard", ["--both-sides", "--error-exitcode", "--log-format", "--leaks", "--options", "--color"]),
+            (
+                "run", "Run a program with MirrorGuard",
+                ["--both-sides", "--error-exitcode", "--log-format", "--leaks", "--options", "--color"]
+            ),
             ("demo", "Build and run bundled example bugs", ["--only", "--color"]),
             ("symbolize", "Add file:line to MirrorGuard reports", ["--color"]),
             ("options", "Print every MIRRORGUARD_OPTIONS key", []),
@@ -328,8 +345,9 @@ struct HarnessTests {
             var text = lines[i]
             if i + 1 < lines.count, lines[i + 1].hasPrefix("        ") { text += " " + lines[i + 1] }
             let words = text.split(separator: " ").filter { !$0.hasPrefix("--") && !$0.hasPrefix("<") }
-            #expect(words.count >= 3,
-                    "\(option) lacks help:\n\(r.stdout)")
+            #expect(
+                words.count >= 3,
+                "\(option) lacks help:\n\(r.stdout)")
         }
     }
 
