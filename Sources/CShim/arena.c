@@ -176,6 +176,7 @@ int _mg_arena_grow(size_t bytes)
 int _mg_arena_guard(uint64_t off, size_t len, int on)
 {
     void *ro = (void *)(_mg_arena.ro + off), *rw = (void *)(_mg_arena.rw + off);
+    if (on && atomic_load(&_mg_snapshots_active)) _mg_snapshot_unprotect(off, len);
     if (_mg_arena.guard_madvise) {
         int advice = on ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
         if (madvise(ro, len, advice) != 0 || madvise(rw, len, advice) != 0) return errno;

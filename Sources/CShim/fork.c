@@ -43,6 +43,7 @@ static void child(void)
         _mg_die(_mg_opt.exitcode);
     }
     child_fd = -1;
+    _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();
 }

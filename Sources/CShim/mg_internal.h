@@ -55,6 +55,7 @@ enum { MG_MODE_GUARD, MG_MODE_SAMPLE };
 enum { MG_ON_ERROR_ABORT, MG_ON_ERROR_CONTINUE };
 enum { MG_FORMAT_TEXT, MG_FORMAT_JSON };
 enum { MG_CONTINUE_AUTO, MG_CONTINUE_STEP, MG_CONTINUE_OPEN };
+enum { MG_SNAPSHOT_AUTO, MG_SNAPSHOT_UFFD, MG_SNAPSHOT_COPY };
 enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
 enum { MG_BACKING_AUTO, MG_BACKING_MEMFD, MG_BACKING_SHM, MG_BACKING_TMPFILE };
 
@@ -147,6 +148,7 @@ struct mg_slot {
     uint32_t alloc_stack, free_stack;
     int32_t alloc_tid, free_tid;
     uint32_t next;         /* quarantine or free-list link (slot id) */
+    uint32_t gen;          /* allocations made in this slot: tells a reused slot from its old object */
     uint8_t state;         /* enum mg_slot_state */
     uint8_t family;        /* enum mg_family */
     uint8_t view;          /* the view handed out: enum mg_view */
@@ -177,6 +179,8 @@ const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id);
 const struct mg_slot *_mg_slot_get(uint32_t id);
 void _mg_slot_mark_opened(uint32_t id);
 size_t _mg_slots_live(void);
+/* One past the highest slot id in use. */
+uint32_t _mg_slots_count(void);
 /* Allocations served by slots since start-up, and the most live at once. */
 void _mg_slots_stats(size_t *allocations, size_t *peak_live);
 
@@ -220,6 +224,17 @@ void _mg_report(const struct mg_report *r);
 /* Ends the process after a report in abort mode. */
 __attribute__((noreturn)) void _mg_report_abort(void);
 extern _Atomic unsigned long _mg_reports;
+
+/* ---- Snapshots (snapshot.c) -------------------------------------------------------------- */
+
+/* Nonzero while any snapshot is alive. */
+extern _Atomic int _mg_snapshots_active;
+/* Copies [off, off+len) into the snapshots that lack it, before free punches it out. */
+void _mg_snapshot_preserve(uint64_t off, size_t len);
+/* Lifts write-protection from pages about to be guarded (their content is preserved already). */
+void _mg_snapshot_unprotect(uint64_t off, size_t len);
+/* In a fork child: no snapshots, no userfaultfd. */
+void _mg_snapshots_forget(void);
 
 /* ---- Continue mode (continue.c) ---------------------------------------------------------- */
 

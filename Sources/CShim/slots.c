@@ -165,6 +165,7 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     s->free_tid = 0;
     s->family = (uint8_t)family;
     s->view = (uint8_t)view;
+    s->gen++;
     s->state = MG_SLOT_LIVE;
     if (++live_count > peak_live) peak_live = live_count;
     allocations++;
@@ -209,6 +210,11 @@ const struct mg_slot *_mg_slot_get(uint32_t id)
 void _mg_slot_mark_opened(uint32_t id)
 {
     if (slots && id && id < slot_count) slots[id].opened = 1;
+}
+
+uint32_t _mg_slots_count(void)
+{
+    return slot_count;
 }
 
 size_t _mg_slots_live(void)
@@ -285,6 +291,7 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
         if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
     }
 
+    if (atomic_load(&_mg_snapshots_active)) _mg_snapshot_preserve(data, end - data);
     (void)_mg_arena_guard(data, end - data, 1);
     _mg_arena_release(data, end - data);
 

@@ -78,6 +78,41 @@ const void *_Nullable mg_ro(const void *_Nullable p);
 /* The usable size of a live object (either view), or 0 if p is not the start of one. */
 size_t mg_size(const void *_Nullable p);
 
+/* ---- Snapshots ---------------------------------------------------------------------------- */
+
+/* A copy-on-write snapshot of every arena object (malloc'd ones too under the preload). Taking
+ * one write-protects the arena (userfaultfd); each page is copied once per snapshot that still
+ * needs it, at its first write after the snapshot. Any number may be alive, nested and
+ * interleaved. Where userfaultfd is missing, a snapshot copies the arena when taken
+ * (mg_snapshot_method() says which). */
+typedef struct mg_snapshot mg_snapshot_t;
+
+/* Every arena object as it is now; NULL with errno on failure. */
+mg_snapshot_t *_Nullable mg_snapshot_take(void);
+/* p's object (either view, even if freed since) as it was when s was taken: a read-only pointer
+ * at the same place in the object, valid until s is released. NULL if the object did not exist
+ * then. */
+const void *_Nullable mg_snapshot_view(const mg_snapshot_t *_Nullable s, const void *_Nullable p);
+/* Frees the snapshot and its copies. */
+void mg_snapshot_release(mg_snapshot_t *_Nullable s);
+
+typedef enum { MG_CHANGE_WRITTEN, MG_CHANGE_ALLOCATED, MG_CHANGE_FREED } mg_change_kind_t;
+typedef struct mg_change {
+    const void *_Nonnull object;  /* the object's start (read-only view) */
+    size_t offset, length;        /* the bytes concerned, within the object */
+    mg_change_kind_t kind;        /* written since, allocated since, or freed since */
+} mg_change_t;
+
+/* What changed between s and `later` (NULL: now): objects allocated or freed since, and the byte
+ * ranges written in objects live in both. Fills up to `max` entries of `out` (which may be NULL)
+ * and returns how many there are in all. Costs time in proportion to the pages written. */
+size_t mg_snapshot_changes(const mg_snapshot_t *_Nonnull s, const mg_snapshot_t *_Nullable later,
+                           mg_change_t *_Nullable out, size_t max);
+/* "userfaultfd" or "copy". */
+const char *_Nonnull mg_snapshot_method(void);
+/* Bytes of memory the snapshot's copies hold. */
+size_t mg_snapshot_memory(const mg_snapshot_t *_Nullable s);
+
 /* ---- Introspection ------------------------------------------------------------------------ */
 
 /* What the arena runs on, after start-up: "memfd", "shm" or "tmpfile". */
