@@ -165,14 +165,17 @@ void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_vie
 void _mg_deallocate(const void *p, enum mg_family family, uintptr_t ra)
 {
     if (!p) return;
+    int saved = errno; /* free() leaves errno alone (glibc 2.33+ promises it) */
     uint32_t stack = _mg_stack_capture(ra);
     int64_t off = _mg_offset_of((uintptr_t)p, NULL);
     uint32_t slot_id = 0;
     enum mg_free_status st = off < 0 ? MG_FREE_INVALID : _mg_slot_free((uint64_t)off, family, stack, &slot_id);
-    if (st == MG_FREE_OK) return;
-    report_bad_free(st, (uintptr_t)p, slot_id, stack, family);
-    /* Continue mode: a mismatched free still frees, as the program meant to. */
-    if (st == MG_FREE_MISMATCH) (void)_mg_slot_free((uint64_t)off, MG_FAMILY_ANY, stack, &slot_id);
+    if (st != MG_FREE_OK) {
+        report_bad_free(st, (uintptr_t)p, slot_id, stack, family);
+        /* Continue mode: a mismatched free still frees, as the program meant to. */
+        if (st == MG_FREE_MISMATCH) (void)_mg_slot_free((uint64_t)off, MG_FAMILY_ANY, stack, &slot_id);
+    }
+    errno = saved;
 }
 
 const struct mg_slot *_mg_live_object(const void *p)
@@ -185,6 +188,13 @@ const struct mg_slot *_mg_live_object(const void *p)
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static MG_TLS unsigned write_depth;
+
+/* A fork child has one thread: a write section another thread held at the fork is gone. */
+void _mg_api_after_fork_child(void)
+{
+    pthread_mutex_init(&write_lock, NULL);
+    if (write_depth > 0) pthread_mutex_lock(&write_lock);
+}
 
 #pragma GCC visibility pop
 

@@ -50,7 +50,7 @@ static _Atomic unsigned long totals[MG_KIND_COUNT], site_counts[MG_KIND_COUNT];
 int _mg_continue_first(uintptr_t pc, enum mg_kind kind)
 {
     atomic_fetch_add(&totals[kind], 1);
-    uintptr_t key = (pc * 31 + (uintptr_t)kind + 1) | 1;
+    uintptr_t key = (pc << 4) | ((uintptr_t)kind + 1); /* never 0; kinds stay apart */
     for (uintptr_t i = (key >> 4) % SITES, n = 0; n < SITES; i = (i + 1) % SITES, n++) {
         uintptr_t seen = atomic_load(&sites[i].key);
         if (seen == key) return 0;
@@ -111,17 +111,7 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
     ucontext_t *uc = ucv;
     if (stepped_count == 0) {
         /* Not ours: a debugger's or the program's breakpoint. */
-        if (chained_trap.sa_flags & SA_SIGINFO) {
-            if (chained_trap.sa_sigaction) { chained_trap.sa_sigaction(sig, si, ucv); return; }
-        } else if (chained_trap.sa_handler != SIG_IGN && chained_trap.sa_handler != SIG_DFL) {
-            chained_trap.sa_handler(sig);
-            return;
-        }
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        _mg_real_sigaction(sig, &dfl, NULL);
-        raise(sig);
+        _mg_chain_to(&chained_trap, sig, si, ucv);
         return;
     }
     int saved = errno;
@@ -154,8 +144,18 @@ int _mg_continue_access(const struct mg_report *r, uint64_t off, enum mg_view vi
         uintptr_t page = _mg_addr(off & ~(uint64_t)(_mg_arena.page - 1), view);
         if (method_step && step_stray_write(page, ucv) == 0) return 0;
     }
+    /* Retire the object reported and the owner of the page opened (for an underflow, the
+     * guard page belongs to the slot before): neither is handed out again. */
+    uint32_t owner = 0;
+    _mg_slot_for(off, &owner);
     _mg_slot_mark_opened(slot_id);
+    _mg_slot_mark_opened(owner);
     return _mg_arena_open_page(off, view);
+}
+
+void _mg_continue_after_fork_child(void)
+{
+    atomic_store(&step_owner, 0);
 }
 
 /* A program's own SIGTRAP handler, installed after ours, becomes the next in line. */

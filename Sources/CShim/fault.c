@@ -22,6 +22,8 @@
  * In continue mode continue.c lets the access complete when the handler returns.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,13 +39,24 @@ static _Atomic int installed;
 
 static inline int sig_index(int sig) { return sig == SIGBUS; }
 
-static void chain(int sig, siginfo_t *si, void *uc)
+void _mg_chain_to(struct sigaction *next, int sig, siginfo_t *si, void *uc)
 {
-    struct sigaction *next = &chained[sig_index(sig)];
-    if (next->sa_flags & SA_SIGINFO) {
-        if (next->sa_sigaction) { next->sa_sigaction(sig, si, uc); return; }
-    } else if (next->sa_handler != SIG_DFL && next->sa_handler != SIG_IGN) {
-        next->sa_handler(sig);
+    struct sigaction h = *next;
+    void (*fn)(int, siginfo_t *, void *) = (h.sa_flags & SA_SIGINFO) ? h.sa_sigaction : NULL;
+    if (!fn && h.sa_handler != SIG_DFL && h.sa_handler != SIG_IGN) fn = (void (*)(int, siginfo_t *, void *))(void (*)(void))h.sa_handler;
+    if (fn) {
+        /* Call it as the kernel would have: with its mask (and its own signal unless
+         * SA_NODEFER) blocked, and reset first if it asked for SA_RESETHAND. */
+        if (h.sa_flags & SA_RESETHAND) {
+            memset(next, 0, sizeof *next);
+            next->sa_handler = SIG_DFL;
+        }
+        sigset_t mask = h.sa_mask, old;
+        if (!(h.sa_flags & SA_NODEFER)) sigaddset(&mask, sig);
+        pthread_sigmask(SIG_BLOCK, &mask, &old);
+        if (h.sa_flags & SA_SIGINFO) fn(sig, si, uc);
+        else h.sa_handler(sig);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         return;
     }
     /* The default action: restore it, and let the faulting instruction run again (a signal
@@ -53,6 +66,11 @@ static void chain(int sig, siginfo_t *si, void *uc)
     dfl.sa_handler = SIG_DFL;
     _mg_real_sigaction(sig, &dfl, NULL);
     if (si->si_code <= 0) raise(sig);
+}
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    _mg_chain_to(&chained[sig_index(sig)], sig, si, uc);
 }
 
 /* Fills the region fields of r for an address near or inside slot s. */
@@ -130,6 +148,16 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     struct mg_report r = {.addr = addr, .pc = pc, .access = write ? "WRITE" : "READ", .tid = _mg_gettid()};
     uint32_t slot_id = 0;
     if (!classify(&r, sig, (uint64_t)off, view, write, &slot_id)) {
+        /* In the arena but harmless now: a slot being handed out again between the fault and
+         * this look (its guard about to come off). Let the access retry; only a fault that
+         * persists goes on down the chain. */
+        static MG_TLS unsigned retries;
+        if (++retries < 1000) {
+            sched_yield();
+            errno = saved;
+            return;
+        }
+        retries = 0;
         chain(sig, si, ucv);
         errno = saved;
         return;

@@ -7,11 +7,16 @@
  * both views at the same addresses and re-arms its guard pages (mappings made afresh carry no
  * guard markers); the parent drops the copy. Cost: about 5 ms per 10 MiB of live data, paid
  * by fork() itself. posix_spawn, vfork and system() run no atfork handlers and copy nothing.
+ *
+ * The copy is made while other threads of the parent still run: the child's heap may be a few
+ * microseconds older or newer than its globals where another thread was writing at the moment of
+ * the fork. Only async-signal-safe work is allowed in a multithreaded program's child anyway.
  */
 #include <pthread.h>
 #include <unistd.h>
 
 #include "mg_internal.h"
+#include "symbols.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -37,6 +42,10 @@ static void parent(void)
 static void child(void)
 {
     _mg_forget_tid();
+    _mg_api_after_fork_child();
+    _mg_report_after_fork_child();
+    _mg_continue_after_fork_child();
+    _mg_symbols_after_fork_child();
     if (!_mg_ready()) return;
     if (child_fd < 0 || _mg_arena_adopt(child_fd) != 0 || _mg_slots_reguard() != 0) {
         _mg_warn("fork: could not give the child a private copy of the heap; the child's heap writes would reach the parent");

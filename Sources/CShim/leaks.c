@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mg_internal.h"
@@ -26,12 +27,12 @@
 #pragma GCC visibility push(hidden)
 
 /* Mappings of our own that are not roots (slot table, page map, stack store). */
-static struct { uintptr_t begin, end; } own[8];
+static struct { uintptr_t begin, end; } own[32];
 static int own_count;
 
 void _mg_leaks_exclude(const void *p, size_t len)
 {
-    if (own_count < 8) {
+    if (own_count < 32) {
         own[own_count].begin = (uintptr_t)p;
         own[own_count].end = (uintptr_t)p + len;
         own_count++;
@@ -57,11 +58,20 @@ static void consider(uintptr_t word)
     if (work_len < work_cap) work[work_len++] = id;
 }
 
+/* Reads memory through process_vm_readv, which fails instead of faulting: a file mapping past
+ * its end, a page the program guarded, a mapping unmapped meanwhile. */
 static void scan(uintptr_t begin, uintptr_t end)
 {
+    static uintptr_t chunk[8192];
     begin = (begin + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
-    for (uintptr_t a = begin; a + sizeof(uintptr_t) <= end; a += sizeof(uintptr_t))
-        consider(*(const uintptr_t *)a);
+    while (begin + sizeof(uintptr_t) <= end) {
+        size_t len = end - begin < sizeof chunk ? (end - begin) & ~(sizeof(uintptr_t) - 1) : sizeof chunk;
+        struct iovec local = {chunk, len}, remote = {(void *)begin, len};
+        ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        if (got <= 0) { begin += _mg_arena.page; begin &= ~(uintptr_t)(_mg_arena.page - 1); continue; }
+        for (size_t i = 0; i < (size_t)got / sizeof(uintptr_t); i++) consider(chunk[i]);
+        begin += (size_t)got;
+    }
 }
 
 /* Scans the objects on the work stack, and what they point to, transitively. */
@@ -105,6 +115,7 @@ static void scan_roots(void)
         if (sscanf(buf, "%lx-%lx %4s", &begin, &end, perms) == 3 &&
             perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p' &&
             !strstr(buf, "[vvar") && !strstr(buf, "[vsyscall]") &&
+            !strstr(buf, "mirrorguard-arena") && /* snapshot stores: copies, not roots */
             !is_own(begin, end) && end - begin <= ((size_t)1 << 32)) {
             /* This thread's stack counts from the live stack pointer up: below it lie stale
              * values of finished calls that would keep leaked objects "reachable". */

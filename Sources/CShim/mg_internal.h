@@ -255,6 +255,9 @@ int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old);
 
 /* Installs the SIGSEGV/SIGBUS handler (once) on an alternate stack; earlier handlers are chained. */
 void _mg_fault_install(void);
+/* Passes a signal on to the program's handler `next` as the kernel would have (its mask, its
+ * SA_RESETHAND), or to the default action. */
+void _mg_chain_to(struct sigaction *next, int sig, siginfo_t *si, void *uc);
 
 /* ---- Routing between the arena and the system allocator (MirrorGuardPreload/malloc.c) ----- */
 
@@ -278,6 +281,10 @@ void _mg_leaks_exclude(const void *p, size_t len);
 
 /* Registers the atfork handlers that give a forked child a private copy of the heap. */
 void _mg_fork_install(void);
+/* In a fork child, locks that another thread held at the fork are released. */
+void _mg_api_after_fork_child(void);
+void _mg_report_after_fork_child(void);
+void _mg_continue_after_fork_child(void);
 /* The pieces it uses: a copy of the arena file (or -1), mapping a file over both views, the
  * metadata locks, and re-arming the guards of freshly mapped views. */
 int _mg_arena_clone_file(void);

@@ -274,23 +274,19 @@ static void format_json(struct buf *b, const struct mg_report *r, pid_t pid)
 
 /* ---- Output ------------------------------------------------------------------------------- */
 
-static int output_fd(pid_t pid)
+/* Where reports go: stderr, or PREFIX.<pid> opened for each report (reports are rare, and a
+ * descriptor kept open could be closed and reused by the program under us). */
+static int output_open(pid_t pid)
 {
-    static int fd = -1;
-    static pid_t fd_pid;
     if (!_mg_opt.log_path[0]) return 2;
-    if (fd >= 0 && fd_pid == pid) return fd;
     char path[320];
     struct buf b = {path, 0, sizeof path - 1};
     puts_(&b, _mg_opt.log_path);
     putc_(&b, '.');
     put_dec(&b, pid);
     path[b.len] = 0;
-    int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (nfd < 0) return 2;
-    fd = nfd;
-    fd_pid = pid;
-    return fd;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return fd < 0 ? 2 : fd;
 }
 
 static _Atomic pid_t report_owner;
@@ -318,10 +314,17 @@ void _mg_report(const struct mg_report *r)
     if (_mg_opt.log_format == MG_FORMAT_JSON) format_json(&b, r, pid);
     else format_text(&b, r, pid);
     if (b.len == b.cap) storage[b.cap - 1] = '\n'; /* truncated: still end on a line */
-    _mg_write_all(output_fd(pid), storage, b.len);
+    int fd = output_open(pid);
+    _mg_write_all(fd, storage, b.len);
+    if (fd != 2) close(fd);
     atomic_fetch_add(&_mg_reports, 1);
     atomic_store(&report_owner, 0);
     errno = saved;
+}
+
+void _mg_report_after_fork_child(void)
+{
+    atomic_store(&report_owner, 0);
 }
 
 void _mg_report_abort(void)

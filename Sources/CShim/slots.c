@@ -166,7 +166,8 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     s->family = (uint8_t)family;
     s->view = (uint8_t)view;
     s->gen++;
-    s->state = MG_SLOT_LIVE;
+    /* LIVE is published only once the pages are accessible (below): until then a use of the old
+     * object still finds it freed. The slot is off the free list, so nobody else touches it. */
     if (++live_count > peak_live) peak_live = live_count;
     allocations++;
     pthread_mutex_unlock(&lock);
@@ -175,16 +176,22 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
      * they were punched at free). */
     int err = fresh ? _mg_arena_guard(end, page, 1) : _mg_arena_guard(data, end - data, 0);
     if (err) {
-        /* Out of VMAs (mprotect mode): give the slot back, still free, and fail the call. */
+        /* Out of VMAs (mprotect mode). A recycled slot goes back, still guarded; a new one whose
+         * trailing guard may be missing is never handed out. */
         pthread_mutex_lock(&lock);
         s->state = MG_SLOT_FREE;
         live_count--;
-        uint32_t cls = s->npages <= SMALL_CLASSES ? s->npages : 0;
-        s->next = free_head[cls];
-        free_head[cls] = id;
+        if (fresh) {
+            s->opened = 1;
+        } else {
+            uint32_t cls = s->npages <= SMALL_CLASSES ? s->npages : 0;
+            s->next = free_head[cls];
+            free_head[cls] = id;
+        }
         pthread_mutex_unlock(&lock);
         return ENOMEM;
     }
+    __atomic_store_n(&s->state, (uint8_t)MG_SLOT_LIVE, __ATOMIC_RELEASE);
     uint64_t lo, hi;
     canary_bounds(s, &lo, &hi);
     canary_fill(lo, s->user);
@@ -209,7 +216,7 @@ const struct mg_slot *_mg_slot_get(uint32_t id)
 
 void _mg_slot_mark_opened(uint32_t id)
 {
-    if (slots && id && id < slot_count) slots[id].opened = 1;
+    if (slots && id && id < slot_count) __atomic_store_n(&slots[id].opened, (uint8_t)1, __ATOMIC_RELAXED);
 }
 
 uint32_t _mg_slots_count(void)

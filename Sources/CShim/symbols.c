@@ -325,6 +325,12 @@ static const Elf64_Sym *find_sym(const mg_file *f, int t, uint64_t v) {
     return prev;
 }
 
+/* A fork child: a lookup another thread was making at the fork is gone. */
+void _mg_symbols_after_fork_child(void)
+{
+    __atomic_store_n(&g_busy, 0, __ATOMIC_RELEASE);
+}
+
 int _mg_symbolize(uintptr_t addr, mg_frame_info_t *out) {
     int rc = -1, saved_errno = errno; /* a signal handler must leave errno as it found it */
     *out = (mg_frame_info_t){ 0 };

@@ -17,4 +17,5 @@ typedef struct mg_frame_info {
 int _mg_symbolize(uintptr_t addr, mg_frame_info_t *out);
 /* Optional warm-up at start-up (outside signal context): learn the modules loaded now. */
 void _mg_symbols_prime(void);
+void _mg_symbols_after_fork_child(void);
 #endif

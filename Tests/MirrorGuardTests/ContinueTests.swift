@@ -35,6 +35,10 @@ struct ContinueTests {
         let reports = Report.all(in: r.stderr)
         #expect(!reports.isEmpty && reports.allSatisfy { $0.kind == "stray-write" })
         #expect(reports.contains { $0.frames.prefix(3).contains("clear_record") }, "\(r.stderr)")
+        // open leaves the pages open after the memset, so only step (and auto) see the memcpy.
+        if method != "open" {
+            #expect(reports.contains { $0.frames.prefix(3).contains("copy_record") }, "\(r.stderr)")
+        }
     }
 
     @Test("an overflow and a use after free continue, reported once each, and the program finishes")

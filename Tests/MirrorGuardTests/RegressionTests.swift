@@ -1,0 +1,39 @@
+// RegressionTests.swift — bugs a review found, each pinned by a fixture: handler chaining that
+// honours SA_RESETHAND, continue-mode deduplication that keeps kinds apart, fork while another
+// thread holds a write section, and a use after free racing with the reuse of its slot.
+import Foundation
+import Testing
+
+@Suite("Regressions", .serialized)
+struct RegressionTests {
+    @Test("a chained SA_RESETHAND handler runs once, then the fault kills the process")
+    func resethand() {
+        let r = runFixture("chain_resethand")
+        #expect(r.stdout == "handler\n", "\(r.stdout)")
+        #expect(r.signaled && r.status == SIGSEGV, "status \(r.status)")
+        #expect(Report.all(in: r.stderr).isEmpty)
+    }
+
+    @Test("three kinds at one instruction are three reports in continue mode")
+    func kindsKeptApart() {
+        let r = runFixture("continue_kinds", options: "on_error=continue")
+        #expect(r.status == 0 && r.stdout == "done\n", "\(r.stderr)")
+        let kinds = Report.all(in: r.stderr).map(\.kind)
+        #expect(kinds == ["heap-buffer-underflow", "heap-buffer-overflow", "heap-use-after-free"], "\(r.stderr)")
+        #expect(Report.all(in: r.stderr).allSatisfy { $0.frames.first == "store" })
+    }
+
+    @Test("fork while another thread is in a write section: the child can enter its own")
+    func forkDuringWriteSection() {
+        let r = runFixture("fork_write_section", linked: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "child entered its section, parent sees 1\n")
+    }
+
+    @Test("mprotect mode out of mappings: a slot whose guard could not be made is never reused")
+    func noUnguardedReuse() {
+        let r = runFixture("vma_exhaustion", options: "guard=mprotect:quarantine_mb=0")
+        #expect(r.stdout == "ran out: yes\n", "\(r.stdout)")
+        expectReport(r, kind: "heap-buffer-overflow", in: "overflow_after_exhaustion")
+    }
+}
