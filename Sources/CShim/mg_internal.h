@@ -269,6 +269,10 @@ enum mg_route _mg_route_alloc(void);
 enum mg_route _mg_route_free(const void *p);
 void *_mg_system_alloc(size_t size, size_t align, int zero);
 void _mg_system_free(void *p);
+/* The static arena that serves allocations made while MirrorGuard starts. */
+void *_mg_boot_alloc(size_t size, size_t align);
+/* Finds glibc's own calls that libc exports under no __libc_ name (from the constructor). */
+void _mg_resolve_system(void);
 
 /* ---- Leaks (leaks.c) --------------------------------------------------------------------- */
 

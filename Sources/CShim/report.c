@@ -96,9 +96,23 @@ static void frame_info(const uintptr_t *frames, int i, mg_frame_info_t *fi)
     fi->module_offset += back;
 }
 
+/* Room kept at the end of the buffer for what follows the frames (the SUMMARY line, closing
+ * braces), and the longest symbol printed: C++ names can run to kilobytes. */
+#define RESERVE 4096
+#define NAME_MAX_PRINTED 512
+
+static void put_name(struct buf *b, const char *name)
+{
+    size_t n = strlen(name);
+    put(b, name, n < NAME_MAX_PRINTED ? n : NAME_MAX_PRINTED);
+    if (n > NAME_MAX_PRINTED) puts_(b, "...");
+}
+
+static int full(const struct buf *b) { return b->len + RESERVE > b->cap; }
+
 static void text_stack(struct buf *b, const uintptr_t *frames, int n)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !full(b); i++) {
         mg_frame_info_t fi;
         frame_info(frames, i, &fi);
         puts_(b, "    #");
@@ -106,7 +120,7 @@ static void text_stack(struct buf *b, const uintptr_t *frames, int n)
         putc_(b, ' ');
         put_hex(b, frames[i]);
         puts_(b, " in ");
-        puts_(b, fi.function ? fi.function : "??");
+        put_name(b, fi.function ? fi.function : "??");
         if (fi.function) { putc_(b, '+'); put_hex(b, fi.function_offset); }
         puts_(b, " (");
         if (fi.module) { puts_(b, fi.module); putc_(b, '+'); put_hex(b, fi.module_offset); }
@@ -119,14 +133,16 @@ static void text_stack(struct buf *b, const uintptr_t *frames, int n)
 static void json_stack(struct buf *b, const uintptr_t *frames, int n)
 {
     putc_(b, '[');
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !full(b); i++) {
         mg_frame_info_t fi;
         frame_info(frames, i, &fi);
         if (i) putc_(b, ',');
         puts_(b, "{\"pc\":");
         put_json_hex(b, frames[i]);
         puts_(b, ",\"function\":");
-        if (fi.function) put_json_str(b, fi.function); else puts_(b, "null");
+        if (fi.function && strlen(fi.function) <= NAME_MAX_PRINTED) put_json_str(b, fi.function);
+        else if (fi.function) { char cut[NAME_MAX_PRINTED + 1]; memcpy(cut, fi.function, NAME_MAX_PRINTED); cut[NAME_MAX_PRINTED] = 0; put_json_str(b, cut); }
+        else puts_(b, "null");
         puts_(b, ",\"offset\":");
         put_dec(b, (int64_t)fi.function_offset);
         puts_(b, ",\"module\":");
@@ -213,7 +229,7 @@ static void format_text(struct buf *b, const struct mg_report *r, pid_t pid)
     puts_(b, "==SUMMARY: MirrorGuard: ");
     puts_(b, _mg_kind_name(r->kind));
     puts_(b, " in ");
-    puts_(b, summary_function(r));
+    put_name(b, summary_function(r));
     putc_(b, '\n');
 }
 

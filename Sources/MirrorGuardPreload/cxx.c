@@ -19,8 +19,10 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
 static void *cxx_new(size_t size, size_t align, enum mg_family family, int nothrow, uintptr_t ra)
 {
-    void *p = _mg_route_alloc() == MG_TO_ARENA ? _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra)
-                                               : _mg_system_alloc(size, align, 0);
+    enum mg_route route = _mg_route_alloc();
+    void *p = route == MG_TO_ARENA ? _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra)
+            : route == MG_TO_BOOT  ? _mg_boot_alloc(size, align) /* delete finds it by address */
+                                   : _mg_system_alloc(size, align, 0);
     if (p || nothrow) return p;
     if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
     _mg_fatal("operator new: out of memory and no C++ runtime to throw std::bad_alloc", ENOMEM);

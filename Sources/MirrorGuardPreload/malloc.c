@@ -45,13 +45,17 @@ static int in_boot(const void *p)
     return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
 }
 
-/* Blocks carry their size in the 16 bytes before them, for realloc. */
-static void *boot_alloc(size_t size, size_t align)
+/* Blocks carry their size in the 16 bytes before them, for realloc. Space is claimed with a
+ * compare-and-swap, so a request that does not fit leaves the arena as it was. */
+void *_mg_boot_alloc(size_t size, size_t align)
 {
     if (align < 16) align = 16;
+    if (size > sizeof boot || align > sizeof boot) { errno = ENOMEM; return NULL; }
     size_t total = size + 16 + align;
-    size_t start = atomic_fetch_add(&boot_used, total);
-    if (start + total > sizeof boot) { errno = ENOMEM; return NULL; }
+    size_t start = atomic_load(&boot_used);
+    do {
+        if (start + total > sizeof boot) { errno = ENOMEM; return NULL; }
+    } while (!atomic_compare_exchange_weak(&boot_used, &start, start + total));
     uintptr_t p = ((uintptr_t)boot + start + 16 + align - 1) & ~(uintptr_t)(align - 1);
     ((size_t *)p)[-1] = size;
     return (void *)p;
@@ -103,18 +107,18 @@ void _mg_system_free(void *p)
     __libc_free(p);
 }
 
-/* glibc exports no __libc_ name for malloc_usable_size; its own is found once, the first time a
- * glibc object is asked about (in sample mode, long after start-up, so dlsym may allocate). */
+/* glibc exports no __libc_ name for malloc_usable_size: its own is found once, by the preload's
+ * constructor (never from inside an allocator call, where dlsym could take the loader's lock). */
+static size_t (*glibc_usable)(void *);
+
+void _mg_resolve_system(void)
+{
+    glibc_usable = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+}
+
 static size_t system_usable_size(void *p)
 {
-    static size_t (*_Atomic glibc_usable)(void *);
-    size_t (*fn)(void *) = atomic_load(&glibc_usable);
-    if (!fn) {
-        fn = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-        if (!fn) return 0;
-        atomic_store(&glibc_usable, fn);
-    }
-    return fn(p);
+    return glibc_usable ? glibc_usable(p) : 0;
 }
 
 /* ---- Shared entry logic ------------------------------------------------------------------- */
@@ -123,7 +127,7 @@ static void *do_alloc(size_t size, size_t align, int zero, uintptr_t ra)
 {
     switch (_mg_route_alloc()) {
     case MG_TO_ARENA: return _mg_allocate(size, align, MG_FAMILY_MALLOC, MG_VIEW_RW, zero, ra);
-    case MG_TO_BOOT: return boot_alloc(size, align); /* static memory is zero already */
+    case MG_TO_BOOT: return _mg_boot_alloc(size, align); /* static memory is zero already */
     default: return _mg_system_alloc(size, align, zero);
     }
 }

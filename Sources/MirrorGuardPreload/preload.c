@@ -11,4 +11,5 @@
 __attribute__((constructor)) static void mg_preload_start(void)
 {
     (void)_mg_ready();
+    _mg_resolve_system();
 }
