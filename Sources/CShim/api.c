@@ -128,10 +128,7 @@ static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t sl
         .slot = s,
     };
     if (s && _mg_offset_of(p, &view) >= 0) {
-        r.region_begin = _mg_addr(s->user, view);
-        r.region_size = s->size;
-        r.where = p < r.region_begin ? MG_WHERE_BEFORE
-                : p >= r.region_begin + s->size && s->size ? MG_WHERE_AFTER : MG_WHERE_INSIDE;
+        _mg_report_region(&r, s, view);
     } else {
         r.note = "the pointer is not in MirrorGuard's arena (a stack, global or foreign heap address)";
     }

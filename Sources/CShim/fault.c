@@ -73,17 +73,6 @@ static void chain(int sig, siginfo_t *si, void *uc)
     _mg_chain_to(&chained[sig_index(sig)], sig, si, uc);
 }
 
-/* Fills the region fields of r for an address near or inside slot s. */
-static void set_region(struct mg_report *r, const struct mg_slot *s, enum mg_view view)
-{
-    r->slot = s;
-    r->region_begin = _mg_addr(s->user, view);
-    r->region_size = s->size;
-    if (r->addr >= r->region_begin + r->region_size) r->where = MG_WHERE_AFTER;
-    else if (r->addr < r->region_begin) r->where = MG_WHERE_BEFORE;
-    else r->where = MG_WHERE_INSIDE;
-}
-
 /* Decides what a fault at arena offset `off` is. Returns 0 if it is not ours after all. */
 static int classify(struct mg_report *r, int sig, uint64_t off, enum mg_view view, int write,
                     uint32_t *slot_id)
@@ -93,7 +82,7 @@ static int classify(struct mg_report *r, int sig, uint64_t off, enum mg_view vie
     *slot_id = id;
     if (sig == SIGBUS) {
         r->kind = MG_KIND_ARENA_BUS_ERROR;
-        if (s && s->state != MG_SLOT_UNUSED) set_region(r, s, view);
+        if (s && s->state != MG_SLOT_UNUSED) _mg_report_region(r, s, view);
         return 1;
     }
     uint64_t page = off >> _mg_arena.page_shift;
@@ -109,10 +98,10 @@ static int classify(struct mg_report *r, int sig, uint64_t off, enum mg_view vie
         uint64_t d_next = next_ok ? n->user - off : UINT64_MAX;
         if (prev_ok && d_prev <= d_next) {
             r->kind = MG_KIND_HEAP_BUFFER_OVERFLOW;
-            set_region(r, s, view);
+            _mg_report_region(r, s, view);
         } else {
             r->kind = MG_KIND_HEAP_BUFFER_UNDERFLOW;
-            set_region(r, n, view);
+            _mg_report_region(r, n, view);
             *slot_id = next_id;
         }
         return 1;
@@ -120,12 +109,12 @@ static int classify(struct mg_report *r, int sig, uint64_t off, enum mg_view vie
     if (!s || s->state == MG_SLOT_UNUSED) return 0;
     if (s->state != MG_SLOT_LIVE) {
         r->kind = MG_KIND_HEAP_USE_AFTER_FREE;
-        set_region(r, s, view);
+        _mg_report_region(r, s, view);
         return 1;
     }
     if (write && view == MG_VIEW_RO) {
         r->kind = MG_KIND_STRAY_WRITE;
-        set_region(r, s, view);
+        _mg_report_region(r, s, view);
         return 1;
     }
     return 0;

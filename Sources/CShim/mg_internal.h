@@ -221,6 +221,8 @@ struct mg_report {
 /* Formats and writes one report with one write(2); async-signal-safe; serialized between
  * threads. Returns after writing: the caller decides whether the process ends. */
 void _mg_report(const struct mg_report *r);
+/* Fills r's region (and slot) for r->addr near or inside slot s, addresses in `view`. */
+void _mg_report_region(struct mg_report *r, const struct mg_slot *s, enum mg_view view);
 /* Ends the process after a report in abort mode. */
 __attribute__((noreturn)) void _mg_report_abort(void);
 extern _Atomic unsigned long _mg_reports;

@@ -338,6 +338,15 @@ void _mg_report(const struct mg_report *r)
     errno = saved;
 }
 
+void _mg_report_region(struct mg_report *r, const struct mg_slot *s, enum mg_view view)
+{
+    r->slot = s;
+    r->region_begin = _mg_addr(s->user, view);
+    r->region_size = s->size;
+    r->where = r->addr < r->region_begin ? MG_WHERE_BEFORE
+             : r->addr >= r->region_begin + r->region_size ? MG_WHERE_AFTER : MG_WHERE_INSIDE;
+}
+
 void _mg_report_after_fork_child(void)
 {
     atomic_store(&report_owner, 0);

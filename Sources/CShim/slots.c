@@ -252,12 +252,9 @@ static void report_canary(const struct mg_slot *s, int64_t bad, uint32_t stack)
         .tid = _mg_gettid(),
         .frames = frames,
         .nframes = n,
-        .where = after ? MG_WHERE_AFTER : MG_WHERE_BEFORE,
-        .region_begin = _mg_addr(s->user, (enum mg_view)s->view),
-        .region_size = s->size,
-        .slot = s,
         .note = "found at free: the canary next to the object was overwritten; the stack above is the free",
     };
+    _mg_report_region(&r, s, (enum mg_view)s->view);
     _mg_report(&r);
 }
 
