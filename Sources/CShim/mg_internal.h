@@ -223,6 +223,13 @@ struct mg_report {
 void _mg_report(const struct mg_report *r);
 /* Fills r's region (and slot) for r->addr near or inside slot s, addresses in `view`. */
 void _mg_report_region(struct mg_report *r, const struct mg_slot *s, enum mg_view view);
+/* One allocation site's share of the changes since a snapshot (changes_at_exit). */
+struct mg_site {
+    uint32_t stack;
+    size_t written, written_bytes, allocated, freed;
+};
+/* Writes a titled list of allocation sites with their counts, one write(2). */
+void _mg_report_sites(const char *title, const struct mg_site *sites, size_t n);
 /* Ends the process after a report in abort mode. */
 __attribute__((noreturn)) void _mg_report_abort(void);
 extern _Atomic unsigned long _mg_reports;
@@ -235,6 +242,8 @@ extern _Atomic int _mg_snapshots_active;
 void _mg_snapshot_preserve(uint64_t off, size_t len);
 /* Lifts write-protection from pages about to be guarded (their content is preserved already). */
 void _mg_snapshot_unprotect(uint64_t off, size_t len);
+/* changes_at_exit=1: the start-up snapshot (called from the preload's constructor). */
+void _mg_snapshot_at_start(void);
 /* In a fork child: no snapshots, no userfaultfd. */
 void _mg_snapshots_forget(void);
 

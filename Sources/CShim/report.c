@@ -347,6 +347,34 @@ void _mg_report_region(struct mg_report *r, const struct mg_slot *s, enum mg_vie
              : r->addr >= r->region_begin + r->region_size ? MG_WHERE_AFTER : MG_WHERE_INSIDE;
 }
 
+void _mg_report_sites(const char *title, const struct mg_site *sites, size_t n)
+{
+    static char storage[1 << 16];
+    pid_t pid = getpid();
+    _mg_symbols_prime();
+    struct buf b = {storage, 0, sizeof storage};
+    puts_(&b, "==");
+    put_dec(&b, pid);
+    puts_(&b, "==MirrorGuard: ");
+    puts_(&b, title);
+    puts_(&b, n ? ":\n" : ": none\n");
+    for (size_t i = 0; i < n && !full(&b); i++) {
+        puts_(&b, "  ");
+        put_dec(&b, (int64_t)sites[i].written);
+        puts_(&b, " written (");
+        put_dec(&b, (int64_t)sites[i].written_bytes);
+        puts_(&b, " bytes), ");
+        put_dec(&b, (int64_t)sites[i].allocated);
+        puts_(&b, " allocated, ");
+        put_dec(&b, (int64_t)sites[i].freed);
+        puts_(&b, " freed; objects allocated here:\n");
+        int frames;
+        const uintptr_t *f = _mg_stack_get(sites[i].stack, &frames);
+        text_stack(&b, f, frames);
+    }
+    _mg_write_all(2, storage, b.len);
+}
+
 void _mg_report_after_fork_child(void)
 {
     atomic_store(&report_owner, 0);

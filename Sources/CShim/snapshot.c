@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -50,7 +51,7 @@
 
 struct snap_slot {
     uint64_t user, size;
-    uint32_t gen;
+    uint32_t gen, alloc_stack;
     uint8_t live;
 };
 
@@ -194,7 +195,7 @@ MG_EXPORT mg_snapshot_t *mg_snapshot_take(void)
     s->slots = (struct snap_slot *)(((uintptr_t)(s->copied + bitmap) + 7) & ~(uintptr_t)7);
     for (uint32_t id = 1; id < nslots; id++) {
         const struct mg_slot *sl = _mg_slot_get(id);
-        s->slots[id] = (struct snap_slot){sl->user, sl->size, sl->gen, sl->state == MG_SLOT_LIVE};
+        s->slots[id] = (struct snap_slot){sl->user, sl->size, sl->gen, sl->alloc_stack, sl->state == MG_SLOT_LIVE};
     }
     int err = 0;
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, _mg_arena.fd, 0);
@@ -330,7 +331,7 @@ MG_EXPORT size_t mg_snapshot_changes(const mg_snapshot_t *s, const mg_snapshot_t
             if (id < later->nslots) after = later->slots[id];
         } else if (id < now_count) {
             const struct mg_slot *sl = _mg_slot_get(id);
-            after = (struct snap_slot){sl->user, sl->size, sl->gen, sl->state == MG_SLOT_LIVE};
+            after = (struct snap_slot){sl->user, sl->size, sl->gen, sl->alloc_stack, sl->state == MG_SLOT_LIVE};
         }
         int same = before.live && after.live && before.gen == after.gen;
         if (before.live && !same) emit(&e, before.user, 0, before.size, MG_CHANGE_FREED);
@@ -360,6 +361,48 @@ MG_EXPORT size_t mg_snapshot_memory(const mg_snapshot_t *s)
 }
 
 #pragma GCC visibility push(hidden)
+
+/* ---- changes_at_exit=1: which allocation sites' objects changed during the run ------------ */
+
+static mg_snapshot_t *at_start;
+
+/* Groups the changes since start-up by the stack that allocated each object, and prints them. */
+static void changes_at_exit(void)
+{
+    mg_snapshot_t *s = at_start;
+    if (!s) return;
+    size_t n = mg_snapshot_changes(s, NULL, NULL, 0);
+    size_t bytes = n * sizeof(mg_change_t) + (n + 1) * sizeof(struct mg_site);
+    mg_change_t *changes = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (changes == MAP_FAILED) return;
+    struct mg_site *sites = (struct mg_site *)(changes + n);
+    n = mg_snapshot_changes(s, NULL, changes, n);
+    size_t nsites = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t off = _mg_offset_of((uintptr_t)changes[i].object, NULL);
+        uint32_t id = 0;
+        if (off < 0) continue;
+        const struct mg_slot *sl = _mg_slot_for((uint64_t)off, &id);
+        uint32_t stack = changes[i].kind == MG_CHANGE_FREED && id < s->nslots ? s->slots[id].alloc_stack
+                       : sl ? sl->alloc_stack : 0;
+        size_t k = 0;
+        while (k < nsites && sites[k].stack != stack) k++;
+        if (k == nsites) sites[nsites++] = (struct mg_site){.stack = stack};
+        if (changes[i].kind == MG_CHANGE_WRITTEN) { sites[k].written++; sites[k].written_bytes += changes[i].length; }
+        else if (changes[i].kind == MG_CHANGE_ALLOCATED) sites[k].allocated++;
+        else sites[k].freed++;
+    }
+    _mg_report_sites("heap changes since start-up, by allocation site", sites, nsites);
+    munmap(changes, bytes);
+}
+
+void _mg_snapshot_at_start(void)
+{
+    if (!_mg_opt.changes_at_exit || at_start) return;
+    at_start = mg_snapshot_take();
+    if (at_start) atexit(changes_at_exit);
+    else _mg_warn("changes_at_exit: cannot take the start-up snapshot");
+}
 
 void _mg_snapshot_preserve(uint64_t off, size_t len)
 {

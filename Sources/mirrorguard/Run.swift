@@ -56,6 +56,14 @@ struct Run: ParsableCommand {
     @Flag(
         name: .long,
         help: """
+            Take a heap snapshot at start-up and, at exit, list which allocation sites' objects were \
+            written, allocated or freed since (changes_at_exit=1).
+            """)
+    var changes = false
+
+    @Flag(
+        name: .long,
+        help: """
             Run twice, guard pages after objects then before them (protect_below=1), and merge the \
             reports (stdin is read by the first run).
             """)
@@ -89,6 +97,7 @@ struct Run: ParsableCommand {
         try Failure.report {
             var libraryOptions = try OptionTable.pairs(options ?? "")
             if leaks { libraryOptions.append("detect_leaks=1") }
+            if changes { libraryOptions.append("changes_at_exit=1") }
             let harness = Harness(runner: Runner(library: try Locations.library(), format: logFormat))
             let result = try harness.run(command, options: libraryOptions, bothSides: bothSides)
 
