@@ -3,7 +3,8 @@
  *
  * Start-up happens once, on first use: from the first mg_ call, the first malloc under the
  * preload, or the preload's constructor, whichever comes first. It reads MIRRORGUARD_OPTIONS,
- * creates the arena, primes the unwinder and the symbol tables, and installs the fault handler.
+ * creates the arena, primes the unwinder and the symbol tables, and installs the fault handler;
+ * what needs libc's locks waits for _mg_late_start.
  * It allocates nothing with malloc, because it may run inside the process's first malloc; a
  * thread that re-enters it (libunwind or libc calling malloc while we start) is told "not
  * ready" and served elsewhere by the caller.
@@ -66,11 +67,6 @@ static void start(void)
     if (!err) err = _mg_slots_init();
     _mg_symbols_prime();
     _mg_fault_install();
-    if (!err) {
-        _mg_fork_install();
-        _mg_leaks_install();
-        _mg_continue_start();
-    }
     if (err) {
         init_error = err;
         _mg_warn("cannot create the arena; allocations will fail with ENOMEM");
@@ -78,7 +74,6 @@ static void start(void)
         return;
     }
     if (_mg_opt.verbosity >= 1) banner();
-    if (_mg_opt.verbosity >= 2) atexit(statistics);
     atomic_store(&init_state, INIT_DONE);
 }
 
@@ -103,6 +98,22 @@ int _mg_ready(void)
     if (atomic_load(&init_state) == INIT_DONE) return 1;
     errno = init_error ? ENOMEM : EAGAIN;
     return 0;
+}
+
+/* The second stage of start-up: registrations that take libc's own locks (atexit,
+ * pthread_atfork) and the SIGTRAP handler. Never from inside the process's first malloc, which
+ * glibc may be making while it holds those very locks (atexit and pthread_atfork allocate under
+ * them); from the preload's constructor, or the first mg_ call of a program that links the core. */
+void _mg_late_start(void)
+{
+    static _Atomic int done;
+    if (MG_LIKELY(atomic_load_explicit(&done, memory_order_acquire)) || !_mg_ready()) return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&done, &expected, 1)) return;
+    _mg_fork_install();
+    _mg_leaks_install();
+    _mg_continue_start();
+    if (_mg_opt.verbosity >= 2) atexit(statistics);
 }
 
 /* Reports a free of p that is not the start of a live object, or of the wrong family. */
@@ -197,6 +208,7 @@ void _mg_api_after_fork_child(void)
 
 MG_EXPORT __attribute__((noinline)) void *mg_alloc(size_t size)
 {
+    _mg_late_start();
     return _mg_allocate(size, 0, MG_FAMILY_MG, MG_VIEW_RO, 1,
                         (uintptr_t)__builtin_return_address(0));
 }

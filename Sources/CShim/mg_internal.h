@@ -314,6 +314,8 @@ void _mg_stacks_unlock(void);
 
 /* 1 once the arena is usable; starts it on first use. 0 if start-up failed (errno set). */
 int _mg_ready(void);
+/* Registers what needs libc's locks (fork handlers, exit checks, SIGTRAP), once, outside malloc. */
+void _mg_late_start(void);
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_FAILED };
 extern _Atomic int _mg_init_state;
 /* The hot paths' check: started and usable, without starting. */

@@ -178,6 +178,7 @@ static void unmap_snapshot(struct mg_snapshot *s)
 MG_EXPORT mg_snapshot_t *mg_snapshot_take(void)
 {
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
+    _mg_late_start();
     pthread_mutex_lock(&lock);
     choose_method();
     if (nlive == MAX_SNAPSHOTS) { pthread_mutex_unlock(&lock); errno = EMFILE; return NULL; }

@@ -11,6 +11,7 @@
 
 __attribute__((constructor)) static void mg_preload_start(void)
 {
+    _mg_late_start();                          /* fork handlers, exit checks: outside any malloc */
     if (_mg_ready()) _mg_snapshot_at_start(); /* changes_at_exit=1 */
     _mg_resolve_system();
 }
