@@ -151,12 +151,13 @@ int _mg_arena_init(void)
     return 0;
 }
 
+/* Callers serialize growth: start-up runs before the arena is published, and slots.c grows it
+ * only under its metadata lock. file_size is atomic because readers (snapshots, fork) take no
+ * lock. */
 int _mg_arena_grow(size_t bytes)
 {
-    static atomic_flag lock = ATOMIC_FLAG_INIT;
     if (bytes <= atomic_load_explicit(&_mg_arena.file_size, memory_order_acquire)) return 0;
     if (bytes > _mg_arena.reserve) return ENOMEM;
-    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) { /* brief: ftruncate only */ }
     int err = 0;
     size_t cur = atomic_load_explicit(&_mg_arena.file_size, memory_order_relaxed);
     if (bytes > cur) {
@@ -169,7 +170,6 @@ int _mg_arena_grow(size_t bytes)
         }
         if (!err) atomic_store_explicit(&_mg_arena.file_size, want, memory_order_release);
     }
-    atomic_flag_clear_explicit(&lock, memory_order_release);
     return err;
 }
 

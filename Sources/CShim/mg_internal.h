@@ -98,7 +98,7 @@ struct mg_arena {
 extern struct mg_arena _mg_arena;
 
 int _mg_arena_init(void);                 /* 0 or errno */
-int _mg_arena_grow(size_t bytes);         /* make the file at least `bytes` long; 0 or ENOMEM */
+int _mg_arena_grow(size_t bytes);         /* make the file at least `bytes` long; 0 or ENOMEM; callers serialize */
 /* Guard pages [off, off+len) in both views (on=1) or make them accessible again (on=0). */
 int _mg_arena_guard(uint64_t off, size_t len, int on);
 /* Open one page of one view after a fault (continue mode). */
@@ -161,15 +161,6 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
                    uint32_t stack, uint64_t *off);
 
 enum mg_free_status { MG_FREE_OK, MG_FREE_DOUBLE, MG_FREE_INVALID, MG_FREE_MISMATCH };
-/* Does a deallocation of `by` fit an object allocated by `family`? malloc and mg_alloc objects
- * are interchangeable; new pairs only with delete and new[] with delete[]. */
-static inline int _mg_family_matches(unsigned family, unsigned by)
-{
-    if (!_mg_opt.alloc_dealloc_mismatch || by == MG_FAMILY_ANY) return 1;
-    int a = family >= MG_FAMILY_NEW ? (int)family : MG_FAMILY_MALLOC;
-    int b = by >= MG_FAMILY_NEW ? (int)by : MG_FAMILY_MALLOC;
-    return a == b;
-}
 /* Frees the object that starts at `off`, deallocated by `family`. On an error, *slot_id names
  * the slot concerned (0 if none) and nothing is changed. */
 enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t stack, uint32_t *slot_id);

@@ -258,6 +258,16 @@ static void report_canary(const struct mg_slot *s, int64_t bad, uint32_t stack)
     _mg_report(&r);
 }
 
+/* Does a deallocation of `by` fit an object allocated by `family`? malloc and mg_alloc objects
+ * are interchangeable; new pairs only with delete and new[] with delete[]. */
+static int family_matches(unsigned family, unsigned by)
+{
+    if (!_mg_opt.alloc_dealloc_mismatch || by == MG_FAMILY_ANY) return 1;
+    int a = family >= MG_FAMILY_NEW ? (int)family : MG_FAMILY_MALLOC;
+    int b = by >= MG_FAMILY_NEW ? (int)by : MG_FAMILY_MALLOC;
+    return a == b;
+}
+
 enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t stack, uint32_t *slot_id)
 {
     uint32_t id = 0;
@@ -275,7 +285,7 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
         pthread_mutex_unlock(&lock);
         return MG_FREE_DOUBLE;
     }
-    if (!_mg_family_matches(s->family, family)) {
+    if (!family_matches(s->family, family)) {
         pthread_mutex_unlock(&lock);
         return MG_FREE_MISMATCH;
     }

@@ -101,12 +101,10 @@ static void preserve_page(size_t page)
     }
 }
 
-static void unprotect(uint64_t off, size_t len, int wake)
+/* Lifts write-protection from [off, off+len) of the writable view and wakes its writers. */
+static void unprotect(uint64_t off, size_t len)
 {
-    struct uffdio_writeprotect wp = {
-        .range = {.start = _mg_arena.rw + off, .len = len},
-        .mode = wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
-    };
+    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw + off, .len = len}, .mode = 0};
     (void)ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
@@ -124,7 +122,7 @@ static void *handler(void *arg)
         uint64_t off = addr - _mg_arena.rw;
         pthread_mutex_lock(&lock);
         if (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
-        unprotect(off, _mg_arena.page, 1);
+        unprotect(off, _mg_arena.page);
         pthread_mutex_unlock(&lock);
     }
 }
@@ -239,7 +237,7 @@ MG_EXPORT void mg_snapshot_release(mg_snapshot_t *s)
         if (nlive == 0) {
             atomic_store(&_mg_snapshots_active, 0);
             /* Nobody needs copies any more: writes go at full speed again. */
-            if (method == METHOD_UFFD) unprotect(0, atomic_load(&_mg_arena.file_size), 1);
+            if (method == METHOD_UFFD) unprotect(0, atomic_load(&_mg_arena.file_size));
         }
         break;
     }
@@ -416,7 +414,7 @@ void _mg_snapshot_unprotect(uint64_t off, size_t len)
 {
     /* MADV_GUARD_INSTALL does not replace a write-protect marker (it would wait for ever), so
      * pages about to be guarded lose their protection first; callers have preserved them. */
-    if (method == METHOD_UFFD && uffd >= 0) unprotect(off, len, 1);
+    if (method == METHOD_UFFD && uffd >= 0) unprotect(off, len);
 }
 
 void _mg_snapshots_forget(void)

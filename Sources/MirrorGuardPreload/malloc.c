@@ -79,7 +79,7 @@ static long next_gap(void)
 
 enum mg_route _mg_route_alloc(void)
 {
-    if (MG_UNLIKELY(!_mg_ready())) return errno == EAGAIN ? MG_TO_BOOT : MG_TO_SYSTEM;
+    if (MG_UNLIKELY(!_mg_started()) && !_mg_ready()) return errno == EAGAIN ? MG_TO_BOOT : MG_TO_SYSTEM;
     if (MG_LIKELY(_mg_opt.mode == MG_MODE_GUARD)) return MG_TO_ARENA;
     if (MG_LIKELY(--countdown > 0)) return MG_TO_SYSTEM;
     countdown = next_gap();
