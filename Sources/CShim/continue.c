@@ -5,22 +5,30 @@
  * Repeated faults are reported once per (instruction, kind) and then only counted; an exit
  * summary gives the totals per kind.
  *
- * A stray write by a plain MOV store is completed by emulation (emulate.c): the store is done
- * through the writable alias and the page never opens, which is exact with any number of
- * threads. Any other writing instruction is let through as continue_method says:
+ * A stray write must land while the page stays read-only for every other thread. How, in order
+ * of preference (continue_method=rebase, the default):
+ *   1. a plain MOV store, or a stos/movs string instruction, is done by the handler through the
+ *      writable alias and the registers moved on (emulate.c): no trap, no page opened;
+ *   2. any other instruction runs once with one address register moved to the writable view and
+ *      the trap flag set (rebase.c): per thread, no page opened;
+ *   3. what neither can take (an address register the instruction also uses as data, RSP,
+ *      RIP- or FS-relative addresses) is single-stepped with the page open, as `step` below.
+ * So with threads every stray write traps and is counted; only case 3 can let another thread's
+ * write to the same page through unseen during its step.
  *
- *   step   The faulting thread takes the step lock, makes the page of the
- *          read-only view writable, and returns with the trap flag set; the write completes, the
- *          CPU traps after that one instruction, and the SIGTRAP handler makes the page read-only
- *          again and releases the lock. So every later stray write to that page traps too. The
- *          lock serializes stepping threads; what it cannot stop is another thread writing to the
- *          same page through a read-only pointer during those microseconds: mprotect is
- *          process-wide, so that write goes through unreported (it still lands).
- *   open   The page is opened for good: no SIGTRAP (a debugger owns it), but later writes to that
- *          page are not reported.
+ * The other methods:
+ *   step   The fallback, forced: every stray write is single-stepped with its page open. The
+ *          faulting thread takes the step lock, makes the page of the read-only view writable,
+ *          and returns with the trap flag set; the CPU traps after that one instruction, and the
+ *          SIGTRAP handler makes the page read-only again and releases the lock. The lock
+ *          serializes stepping threads; what it cannot stop is another thread writing to the same
+ *          page through a read-only pointer during those microseconds: mprotect is process-wide,
+ *          so that write goes through unreported (it still lands).
+ *   open   No SIGTRAP (a debugger owns it): MOV and string stores are still emulated; any other
+ *          stray write opens its page for good, and later writes to that page are not reported.
  *
  * Guard pages and freed slots are always opened for good, and the slot is retired from reuse.
- * `auto` picks step, or open when a debugger is attached (TracerPid), and says so.
+ * `auto` picks rebase, or open when a debugger is attached (TracerPid), and says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +97,13 @@ static _Atomic pid_t step_owner;
 static MG_TLS uintptr_t stepped_pages[8];
 static MG_TLS int stepped_count;
 static struct sigaction chained_trap;
-static int method_step;
+static int method = MG_CONTINUE_REBASE;
+static int trap_ours;   /* our SIGTRAP handler is in */
+
+int _mg_continue_can_trap(void)
+{
+    return trap_ours;
+}
 
 static void step_unlock(void)
 {
@@ -109,6 +123,7 @@ static void step_lock(void)
 static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
+    if (_mg_rebase_finish(ucv)) return;
     if (stepped_count == 0) {
         /* Not ours: a debugger's or the program's breakpoint. */
         _mg_chain_to(&chained_trap, sig, si, ucv);
@@ -140,9 +155,13 @@ static int step_stray_write(uintptr_t page, ucontext_t *uc)
 int _mg_continue_access(const struct mg_report *r, uint64_t off, enum mg_view view, uint32_t slot_id, void *ucv)
 {
     if (r->kind == MG_KIND_STRAY_WRITE) {
-        if (_mg_emulate_store(ucv, r->addr) == 0) return 0;
+        if (method != MG_CONTINUE_STEP) {
+            if (_mg_emulate_store(ucv, r->addr) == 0) return 0;
+            if (_mg_emulate_string(ucv, r->addr) == 0) return 0;
+            if (method == MG_CONTINUE_REBASE && _mg_rebase_step(ucv, r->addr) == 0) return 0;
+        }
         uintptr_t page = _mg_addr(off & ~(uint64_t)(_mg_arena.page - 1), view);
-        if (method_step && step_stray_write(page, ucv) == 0) return 0;
+        if (trap_ours && step_stray_write(page, ucv) == 0) return 0;
     }
     /* Retire the object reported and the owner of the page opened (for an underflow, the
      * guard page belongs to the slot before): neither is handed out again. */
@@ -161,7 +180,7 @@ void _mg_continue_after_fork_child(void)
 /* A program's own SIGTRAP handler, installed after ours, becomes the next in line. */
 int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old)
 {
-    if (!method_step) return 0;
+    if (!trap_ours) return 0;
     if (old) *old = chained_trap;
     if (act) chained_trap = *act;
     return 1;
@@ -186,22 +205,22 @@ void _mg_continue_start(void)
 {
     if (_mg_opt.on_error != MG_ON_ERROR_CONTINUE) return;
     atexit(summary);
-    int method = _mg_opt.continue_method;
+    method = _mg_opt.continue_method;
     if (method == MG_CONTINUE_AUTO) {
-        method = MG_CONTINUE_STEP;
+        method = MG_CONTINUE_REBASE;
         if (traced()) {
             _mg_warn("on_error=continue: a debugger is attached and owns SIGTRAP; "
-                     "using continue_method=open (a stray write is reported once per page)");
+                     "using continue_method=open (a stray write other than a MOV or string store opens its page)");
             method = MG_CONTINUE_OPEN;
         }
     }
-    if (method != MG_CONTINUE_STEP) return;
+    if (method == MG_CONTINUE_OPEN) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = trap_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (_mg_real_sigaction(SIGTRAP, &sa, &chained_trap) == 0) method_step = 1;
+    if (_mg_real_sigaction(SIGTRAP, &sa, &chained_trap) == 0) trap_ours = 1;
 }
 
 #pragma GCC visibility pop

@@ -151,6 +151,13 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         errno = saved;
         return;
     }
+    /* An instruction running rebased (rebase.c) that hit a guard or a freed object through the
+     * writable view: the program used the read-only address, so that is what the report names.
+     * The page to open is still the writable one, where the access really happens. */
+    if (view == MG_VIEW_RW && _mg_rebase_active(ucv)) {
+        r.addr -= _mg_arena.reserve;
+        if (r.slot) _mg_report_region(&r, r.slot, MG_VIEW_RO);
+    }
     /* In continue mode a repeat of a reported (pc, kind) is only counted: no unwinding. */
     int repeat = _mg_opt.on_error == MG_ON_ERROR_CONTINUE && sig != SIGBUS && !_mg_continue_first(pc, r.kind);
     r.counted = 1;

@@ -14,6 +14,10 @@
  *   symbols.c   naming code addresses from ELF symbol tables            async-signal-safe
  *   report.c    formatting and writing reports, text or JSON            async-signal-safe
  *   fault.c     the SIGSEGV/SIGBUS handler and handler chaining         async-signal-safe
+ *   continue.c  on_error=continue: dedup, totals, letting accesses through async-signal-safe
+ *   decode.c    x86-64 instructions: how they address memory            async-signal-safe
+ *   emulate.c   completing MOV and string stores through the alias      async-signal-safe
+ *   rebase.c    any other stray write: one step with a register moved   async-signal-safe
  *   api.c       start-up and the public mg_ calls                       normal context
  */
 #ifndef MG_INTERNAL_H
@@ -54,7 +58,7 @@ struct mg_options {
 enum { MG_MODE_GUARD, MG_MODE_SAMPLE };
 enum { MG_ON_ERROR_ABORT, MG_ON_ERROR_CONTINUE };
 enum { MG_FORMAT_TEXT, MG_FORMAT_JSON };
-enum { MG_CONTINUE_AUTO, MG_CONTINUE_STEP, MG_CONTINUE_OPEN };
+enum { MG_CONTINUE_AUTO, MG_CONTINUE_REBASE, MG_CONTINUE_STEP, MG_CONTINUE_OPEN };
 enum { MG_SNAPSHOT_AUTO, MG_SNAPSHOT_UFFD, MG_SNAPSHOT_COPY };
 enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
 enum { MG_BACKING_AUTO, MG_BACKING_MEMFD, MG_BACKING_SHM, MG_BACKING_TMPFILE };
@@ -238,6 +242,29 @@ void _mg_snapshot_at_start(void);
 /* In a fork child: no snapshots, no userfaultfd. */
 void _mg_snapshots_forget(void);
 
+/* ---- Instruction decoding (decode.c) ----------------------------------------------------- */
+
+enum { MG_ENC_LEGACY, MG_ENC_VEX, MG_ENC_EVEX };
+/* How an x86-64 instruction addresses memory. Register numbers are the hardware's (0 = RAX …
+ * 15 = R15), extensions included; -1 = none. */
+struct mg_insn {
+    const uint8_t *start, *end;   /* end: past ModRM, SIB and displacement (immediates not included) */
+    uint8_t encoding;             /* MG_ENC_* */
+    uint8_t map;                  /* 0: one-byte opcodes, 1: 0F, 2: 0F38, 3: 0F3A (VEX/EVEX: their map) */
+    uint8_t op;
+    uint8_t rex, w, opsize16, addr32, lock;
+    uint8_t rep;                  /* 0, 0xF2 or 0xF3 */
+    uint8_t segment;              /* 0, or 0x64 (FS) / 0x65 (GS) */
+    uint8_t has_modrm, mod, reg, rm;
+    int8_t base, index;
+    uint8_t scale;                /* the index is shifted left by this */
+    uint8_t rip_relative, vsib;   /* vsib: the index is a vector register (gather/scatter) */
+    uint8_t disp8_scaled;         /* EVEX disp8: the real displacement is disp times the operand size */
+    int32_t disp;
+};
+/* 0, or -1 if the bytes at ip are not an instruction it can take apart. */
+int _mg_decode(const uint8_t *ip, struct mg_insn *in);
+
 /* ---- Continue mode (continue.c) ---------------------------------------------------------- */
 
 /* Starts continue mode (on_error=continue): the exit summary and, for continue_method=step, the
@@ -250,6 +277,19 @@ int _mg_continue_access(const struct mg_report *r, uint64_t off, enum mg_view vi
 /* Completes a plain MOV store to the read-only view through the writable alias and steps RIP
  * past it (emulate.c). 0, or -1 if the instruction is not one it decodes. */
 int _mg_emulate_store(void *uc, uintptr_t fault_addr);
+/* Completes as much of a (rep) stos/movs as lies on live pages of the read-only view through
+ * the writable alias, advancing RDI, RSI and RCX (emulate.c). 0, or -1 if it cannot. */
+int _mg_emulate_string(void *uc, uintptr_t fault_addr);
+/* Moves one address register of the faulting instruction to the writable view and sets the trap
+ * flag, so the instruction itself writes through the alias; 0, or -1 if no register can be moved
+ * safely (rebase.c). */
+int _mg_rebase_step(void *uc, uintptr_t fault_addr);
+/* In the SIGTRAP handler: moves the register back after that one instruction. 1 if it did. */
+int _mg_rebase_finish(void *uc);
+/* In the fault handler: is the faulting instruction one running rebased on this thread? */
+int _mg_rebase_active(const void *uc);
+/* Whether SIGTRAP is ours to use (continue.c), for rebase.c. */
+int _mg_continue_can_trap(void);
 /* For the sigaction interposer: keeps a program's SIGTRAP handler behind ours, if ours is in. */
 int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old);
 

@@ -95,7 +95,7 @@ enum Probe {
         rows.append(
             ProbeRow(
                 feature: "protection keys (pkey_alloc)", available: yesNo(pkeys.ok, pkeys.detail),
-                use: "not used: the read-only view is its own mapping and needs no key"))
+                use: "not needed: the read-only view is its own mapping, and on_error=continue moves a register per thread instead of a key"))
         let maps = Int(maxMaps ?? "") ?? 0
         rows.append(
             ProbeRow(
