@@ -221,6 +221,8 @@ void _mg_continue_start(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     if (_mg_real_sigaction(SIGTRAP, &sa, &chained_trap) == 0) trap_ours = 1;
+    else _mg_warn("on_error=continue: cannot install the SIGTRAP handler; stray writes other than MOV and "
+                  "string stores will open their page (as continue_method=open)");
 }
 
 #pragma GCC visibility pop

@@ -34,6 +34,8 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -363,17 +365,48 @@ MG_EXPORT size_t mg_snapshot_memory(const mg_snapshot_t *s)
 
 /* ---- changes_at_exit=1: which allocation sites' objects changed during the run ------------ */
 
-static mg_snapshot_t *at_start;
+/* The snapshot changes are counted from: taken at start-up, or (changes_signal=N) at the latest
+ * arrival of signal N. A signal handler cannot take a snapshot (that takes locks), so it wakes a
+ * thread that does, through a pipe, and waits a little for it: the snapshot then shows the heap
+ * as it was when the signal arrived, unless the interrupted code held an allocator lock (the
+ * wait gives up after a second and the snapshot follows soon after). */
+static mg_snapshot_t *baseline;
+static pthread_mutex_t baseline_lock = PTHREAD_MUTEX_INITIALIZER;
+static int wake[2] = {-1, -1};
+static _Atomic unsigned long requested, taken;
+static int in_fork_child;   /* the baseline and the retaker are the parent's */
 
-/* Groups the changes since start-up by the stack that allocated each object, and prints them. */
+/* Groups the changes since the baseline by the stack that allocated each object, and prints them. */
 static void changes_at_exit(void)
 {
-    mg_snapshot_t *s = at_start;
-    if (!s) return;
+    char title[96];
+    size_t tn = 0;
+#define ADD(str) do { const char *s_ = (str); while (*s_ && tn < sizeof title - 1) title[tn++] = *s_++; } while (0)
+    ADD("heap changes since ");
+    if (_mg_opt.changes_signal) {
+        char num[4] = {0};
+        int v = _mg_opt.changes_signal, k = v >= 10 ? 2 : 1;
+        for (int i = k - 1; i >= 0; i--, v /= 10) num[i] = (char)('0' + v % 10);
+        ADD("signal ");
+        ADD(num);
+    } else {
+        ADD("start-up");
+    }
+    ADD(", by allocation site");
+    title[tn] = 0;
+#undef ADD
+    if (in_fork_child) return;
+    pthread_mutex_lock(&baseline_lock);
+    mg_snapshot_t *s = baseline;
+    if (!s) {
+        pthread_mutex_unlock(&baseline_lock);
+        if (_mg_opt.changes_signal) _mg_warn2(title, ": no snapshot was taken (the signal never arrived)");
+        return;
+    }
     size_t n = mg_snapshot_changes(s, NULL, NULL, 0);
     size_t bytes = n * sizeof(mg_change_t) + (n + 1) * sizeof(struct mg_site);
     mg_change_t *changes = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (changes == MAP_FAILED) return;
+    if (changes == MAP_FAILED) { pthread_mutex_unlock(&baseline_lock); return; }
     struct mg_site *sites = (struct mg_site *)(changes + n);
     n = mg_snapshot_changes(s, NULL, changes, n);
     size_t nsites = 0;
@@ -391,15 +424,90 @@ static void changes_at_exit(void)
         else if (changes[i].kind == MG_CHANGE_ALLOCATED) sites[k].allocated++;
         else sites[k].freed++;
     }
-    _mg_report_sites("heap changes since start-up, by allocation site", sites, nsites);
+    pthread_mutex_unlock(&baseline_lock);
+    _mg_report_sites(title, sites, nsites);
     munmap(changes, bytes);
+}
+
+/* Replaces the baseline with a snapshot of now. */
+static void retake(void)
+{
+    mg_snapshot_t *s = mg_snapshot_take();
+    if (!s) { _mg_warn("changes_at_exit: cannot take the snapshot"); return; }
+    pthread_mutex_lock(&baseline_lock);
+    mg_snapshot_t *old = baseline;
+    baseline = s;
+    pthread_mutex_unlock(&baseline_lock);
+    if (old) mg_snapshot_release(old);
+    if (_mg_opt.verbosity >= 1) _mg_warn("changes_at_exit: snapshot taken on the signal");
+}
+
+static void *retaker(void *arg)
+{
+    (void)arg;
+    /* Never the thread the signal lands on: its handler would wait for this very thread. */
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, _mg_opt.changes_signal);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    for (;;) {
+        char b[16];
+        ssize_t n = read(wake[0], b, sizeof b);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        unsigned long want = atomic_load(&requested);
+        retake();
+        atomic_store(&taken, want);
+    }
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (in_fork_child) return;
+    unsigned long mine = atomic_fetch_add(&requested, 1) + 1;
+    char b = 1;
+    if (write(wake[1], &b, 1) == 1) {
+        struct timespec ms = {0, 1000000};
+        for (int i = 0; i < 1000 && atomic_load(&taken) < mine; i++) nanosleep(&ms, NULL);
+    }
+    errno = saved;
 }
 
 void _mg_snapshot_at_start(void)
 {
-    if (!_mg_opt.changes_at_exit || at_start) return;
-    at_start = mg_snapshot_take();
-    if (at_start) atexit(changes_at_exit);
+    if (!_mg_opt.changes_at_exit || baseline || wake[0] >= 0) return;
+    int sig = _mg_opt.changes_signal;
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGTRAP || sig == SIGKILL || sig == SIGSTOP) {
+        _mg_warn("changes_signal: that signal is not free to use (SIGSEGV, SIGBUS, SIGTRAP, SIGKILL, SIGSTOP); taking the snapshot at start-up instead");
+        _mg_opt.changes_signal = sig = 0;
+    }
+    if (sig) {
+        pthread_t t;
+        pthread_attr_t attr;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pipe2(wake, O_CLOEXEC) != 0 || pthread_create(&t, &attr, retaker, NULL) != 0 ||
+            _mg_real_sigaction(sig, &sa, NULL) != 0) {
+            _mg_warn("changes_signal: cannot set up the signal handler; no snapshot will be taken");
+        }
+        /* Asked for by name, so it must arrive: a mask inherited from the parent may block it. */
+        sigset_t unblock;
+        sigemptyset(&unblock);
+        sigaddset(&unblock, sig);
+        pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        pthread_attr_destroy(&attr);
+        atexit(changes_at_exit);
+        return;
+    }
+    baseline = mg_snapshot_take();
+    if (baseline) atexit(changes_at_exit);
     else _mg_warn("changes_at_exit: cannot take the start-up snapshot");
 }
 
@@ -423,6 +531,9 @@ void _mg_snapshots_forget(void)
      * parent's. The parent's snapshots stay mapped read-only but are not the child's to use. */
     nlive = 0;
     method = METHOD_NONE;
+    in_fork_child = 1; /* no changes_at_exit summary from a child: the baseline is the parent's */
+    baseline = NULL;
+    pthread_mutex_init(&baseline_lock, NULL);
     if (uffd >= 0) close(uffd);
     uffd = -1;
     atomic_store(&_mg_snapshots_active, 0);

@@ -61,6 +61,16 @@ struct Run: ParsableCommand {
             """)
     var changes = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            """
+            With --changes: take the snapshot when this signal arrives (USR1, SIGUSR2, 12, ...; again \
+            at each one) instead of at start-up (changes_signal=N).
+            """,
+            valueName: "signal"))
+    var changesOnSignal: String?
+
     @Flag(
         name: .long,
         help: """
@@ -85,6 +95,12 @@ struct Run: ParsableCommand {
         guard (0...255).contains(errorExitcode) else {
             throw ValidationError("--error-exitcode must be 0...255, not \(errorExitcode)")
         }
+        if let changesOnSignal {
+            guard changes else { throw ValidationError("--changes-on-signal needs --changes") }
+            guard Self.signalNumber(changesOnSignal) != nil else {
+                throw ValidationError("--changes-on-signal: '\(changesOnSignal)' is not a signal this can use (a name such as USR2, or 1...64)")
+            }
+        }
         for pair in try OptionTable.pairs(options ?? "") {
             if pair.hasPrefix("log_path=") {
                 throw ValidationError("log_path is the harness's own: `run` gathers the reports itself")
@@ -98,6 +114,9 @@ struct Run: ParsableCommand {
             var libraryOptions = try OptionTable.pairs(options ?? "")
             if leaks { libraryOptions.append("detect_leaks=1") }
             if changes { libraryOptions.append("changes_at_exit=1") }
+            if let name = changesOnSignal, let number = Self.signalNumber(name) {
+                libraryOptions.append("changes_signal=\(number)")
+            }
             let harness = Harness(runner: Runner(library: try Locations.library(), format: logFormat))
             let result = try harness.run(command, options: libraryOptions, bothSides: bothSides)
 
@@ -107,6 +126,24 @@ struct Run: ParsableCommand {
             printer.summary(result.reports, termination: result.termination, exitStatus: errorExitcode)
             throw ExitCode(errorExitcode)
         }
+    }
+}
+
+extension Run {
+    /// A signal given by name (USR2, SIGUSR2) or number; nil for those the library needs or that
+    /// cannot be caught.
+    static func signalNumber(_ text: String) -> Int32? {
+        let names: [String: Int32] = [
+            "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "USR1": SIGUSR1, "USR2": SIGUSR2, "PIPE": SIGPIPE,
+            "ALRM": SIGALRM, "TERM": SIGTERM, "CHLD": SIGCHLD, "CONT": SIGCONT, "TSTP": SIGTSTP, "TTIN": SIGTTIN,
+            "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM, "PROF": SIGPROF,
+            "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR, "SYS": SIGSYS,
+        ]
+        let upper = text.uppercased()
+        let bare = upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
+        guard let number = names[bare] ?? Int32(text), (1...64).contains(number) else { return nil }
+        let reserved: Set<Int32> = [SIGSEGV, SIGBUS, SIGTRAP, SIGKILL, SIGSTOP]
+        return reserved.contains(number) ? nil : number
     }
 }
 
