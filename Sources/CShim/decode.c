@@ -11,9 +11,14 @@
  * It reads only the bytes that belong to the instruction (which the CPU has just fetched, so they
  * are mapped), one at a time in order, and never more than 15 of them.
  */
+#include <sys/ucontext.h>
+
 #include "mg_internal.h"
 
 #pragma GCC visibility push(hidden)
+
+const int _mg_greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                             REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
 
 /* One-byte opcodes followed by a ModRM byte (64-bit mode; 0x62, 0xC4, 0xC5 are EVEX/VEX there). */
 static int map0_has_modrm(uint8_t op)

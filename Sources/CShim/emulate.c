@@ -32,10 +32,6 @@
 
 #define DIRECTION_FLAG 0x400 /* EFLAGS.DF */
 
-/* x86 register numbers 0..15 → their place in the saved context. */
-static const int greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                                REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
-
 /* Is every byte of [a, a+n) in the read-only view, on data pages of live objects? */
 static int writable_alias_ok(uintptr_t a, size_t n)
 {
@@ -63,8 +59,8 @@ int _mg_emulate_store(void *ucv, uintptr_t fault_addr)
     if ((in.op == 0xC6 || in.op == 0xC7) && (in.reg & 7) != 0) return -1;
 
     uint64_t ea = (uint64_t)(int64_t)in.disp;
-    if (in.base >= 0) ea += (uint64_t)g[greg_of[in.base]];
-    if (in.index >= 0) ea += (uint64_t)g[greg_of[in.index]] << in.scale;
+    if (in.base >= 0) ea += (uint64_t)g[_mg_greg_of[in.base]];
+    if (in.index >= 0) ea += (uint64_t)g[_mg_greg_of[in.index]] << in.scale;
     size_t width = (in.op == 0x88 || in.op == 0xC6) ? 1 : in.w ? 8 : in.opsize16 ? 2 : 4;
     const uint8_t *p = in.end;
     uint64_t value;
@@ -74,9 +70,9 @@ int _mg_emulate_store(void *ucv, uintptr_t fault_addr)
         if (width == 2) { uint16_t v; memcpy(&v, p, 2); p += 2; value = v; }
         else { int32_t v; memcpy(&v, p, 4); p += 4; value = (uint64_t)(int64_t)v; }
     } else if (width == 1 && !in.rex && in.reg >= 4 && in.reg < 8) {
-        value = (uint64_t)g[greg_of[in.reg - 4]] >> 8; /* AH, CH, DH, BH */
+        value = (uint64_t)g[_mg_greg_of[in.reg - 4]] >> 8; /* AH, CH, DH, BH */
     } else {
-        value = (uint64_t)g[greg_of[in.reg]];
+        value = (uint64_t)g[_mg_greg_of[in.reg]];
     }
     /* The decoded store must be the one that faulted, wholly on live pages of the read-only view. */
     if (fault_addr < ea || fault_addr >= ea + width || !writable_alias_ok((uintptr_t)ea, width)) return -1;

@@ -264,6 +264,8 @@ struct mg_insn {
 };
 /* 0, or -1 if the bytes at ip are not an instruction it can take apart. */
 int _mg_decode(const uint8_t *ip, struct mg_insn *in);
+/* Register number 0..15 → its index in a signal context's gregs. */
+extern const int _mg_greg_of[16];
 
 /* ---- Continue mode (continue.c) ---------------------------------------------------------- */
 

@@ -39,9 +39,6 @@
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 #define BIT(r) (1u << (r))
 
-static const int greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                                REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
-
 struct pending {
     int8_t reg;          /* hardware number of the register moved */
     uint8_t had_tf;      /* the program's own trap flag, to leave as it was */
@@ -116,8 +113,8 @@ static int usable(int reg, const struct mg_insn *in, unsigned implicit, int othe
 static int covers(const struct mg_insn *in, const greg_t *g, uintptr_t fault)
 {
     uint64_t ea = 0;
-    if (in->base >= 0) ea += (uint64_t)g[greg_of[in->base]];
-    if (in->index >= 0) ea += (uint64_t)g[greg_of[in->index]] << in->scale;
+    if (in->base >= 0) ea += (uint64_t)g[_mg_greg_of[in->base]];
+    if (in->index >= 0) ea += (uint64_t)g[_mg_greg_of[in->index]] << in->scale;
     if (in->vsib) {
         /* A scatter: its elements spread from the base; the base must be in the read-only view. */
         enum mg_view v;
@@ -146,9 +143,9 @@ int _mg_rebase_step(void *ucv, uintptr_t fault_addr)
     else if (in.scale == 0 && usable(in.index, &in, implicit, in.base)) reg = in.index;
     if (reg < 0) return -1;
 
-    greg_t moved = g[greg_of[reg]] + (greg_t)_mg_arena.reserve;
+    greg_t moved = g[_mg_greg_of[reg]] + (greg_t)_mg_arena.reserve;
     stack[depth++] = (struct pending){.reg = (int8_t)reg, .had_tf = (g[REG_EFL] & TRAP_FLAG) != 0, .moved = moved};
-    g[greg_of[reg]] = moved;
+    g[_mg_greg_of[reg]] = moved;
     g[REG_EFL] |= TRAP_FLAG;
     return 0;
 }
@@ -157,7 +154,7 @@ int _mg_rebase_step(void *ucv, uintptr_t fault_addr)
 static int find(const greg_t *g)
 {
     for (int i = depth - 1; i >= 0; i--)
-        if (g[greg_of[stack[i].reg]] == stack[i].moved) return i;
+        if (g[_mg_greg_of[stack[i].reg]] == stack[i].moved) return i;
     return -1;
 }
 
@@ -168,7 +165,7 @@ int _mg_rebase_finish(void *ucv)
     if (depth == 0) return 0;
     int i = find(g);
     if (i < 0) return 0;
-    g[greg_of[stack[i].reg]] -= (greg_t)_mg_arena.reserve;
+    g[_mg_greg_of[stack[i].reg]] -= (greg_t)_mg_arena.reserve;
     if (!stack[i].had_tf) g[REG_EFL] &= ~(greg_t)TRAP_FLAG;
     depth = i; /* newer entries were left behind by a handler that jumped away */
     return 1;

@@ -82,11 +82,14 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     p.standardError = err
     p.standardInput = inp
     do { try p.run() } catch { return ProcessResult(status: -1, signaled: false, stdout: "", stderr: "\(error)") }
-    if let stdin { inp.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-    try? inp.fileHandleForWriting.close()
-    // Read both pipes at once so a chatty child never blocks on a full pipe.
-    nonisolated(unsafe) var errData = Data()
+    // Feed stdin and read both pipes at once, so a chatty child never blocks on a full pipe.
+    let input = inp.fileHandleForWriting
     let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) {
+        if let stdin { input.write(stdin.data(using: .utf8)!) }
+        try? input.close()
+    }
+    nonisolated(unsafe) var errData = Data()
     DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
