@@ -18,6 +18,8 @@
  *   decode.c    x86-64 instructions: how they address memory            async-signal-safe
  *   emulate.c   completing MOV and string stores through the alias      async-signal-safe
  *   rebase.c    any other stray write: one step with a register moved   async-signal-safe
+ *   snapshot.c  copy-on-write snapshots, the userfaultfd handler thread  normal context
+ *   follow.c    keeping that handler on the writing thread's CPU         normal context
  *   api.c       start-up and the public mg_ calls                       normal context
  */
 #ifndef MG_INTERNAL_H
@@ -266,6 +268,19 @@ struct mg_insn {
 int _mg_decode(const uint8_t *ip, struct mg_insn *in);
 /* Register number 0..15 → its index in a signal context's gregs. */
 extern const int _mg_greg_of[16];
+
+/* ---- The snapshot handler's place (follow.c) ------------------------------------------------ */
+
+/* A thread's first call into MirrorGuard records where its CPU number can be read. */
+void _mg_follow_register(pid_t tid);
+/* Before the handler thread starts, with the userfaultfd it serves: starts the watchdog. */
+void _mg_follow_start(int uffd);
+/* First thing in the handler thread. */
+void _mg_follow_enter(void);
+/* Before resolving a fault of thread `writer`: moves the handler towards the writer's CPU. */
+void _mg_follow_fault(pid_t writer);
+/* After each fault is resolved. */
+void _mg_follow_handled(void);
 
 /* ---- Continue mode (continue.c) ---------------------------------------------------------- */
 

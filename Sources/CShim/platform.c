@@ -24,7 +24,10 @@ static MG_TLS pid_t cached_tid;
 
 pid_t _mg_gettid(void)
 {
-    if (MG_UNLIKELY(cached_tid == 0)) cached_tid = (pid_t)syscall(SYS_gettid);
+    if (MG_UNLIKELY(cached_tid == 0)) {
+        cached_tid = (pid_t)syscall(SYS_gettid);
+        _mg_follow_register(cached_tid); /* its CPU, for the snapshot handler (follow.c) */
+    }
     return cached_tid;
 }
 

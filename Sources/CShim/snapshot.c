@@ -114,18 +114,25 @@ static void unprotect(uint64_t off, size_t len)
  * the protection of that page, which wakes the writer. */
 static void *handler(void *arg)
 {
-    (void)arg;
+    int fd = (int)(intptr_t)arg;
+    _mg_follow_enter(); /* on the writers' CPU, at idle priority (follow.c) */
     for (;;) {
-        struct uffd_msg msg; /* the descriptor blocks: read waits for the next fault */
-        ssize_t n = read(uffd, &msg, sizeof msg);
+        struct uffd_msg msgs[16]; /* the descriptor blocks: read waits for the next fault */
+        ssize_t n = read(fd, msgs, sizeof msgs);
         if (n < 0 && errno != EINTR && errno != EAGAIN) return NULL;
-        if (n != (ssize_t)sizeof msg || msg.event != UFFD_EVENT_PAGEFAULT) continue;
-        uintptr_t addr = (uintptr_t)msg.arg.pagefault.address & ~(uintptr_t)(_mg_arena.page - 1);
-        uint64_t off = addr - _mg_arena.rw;
-        pthread_mutex_lock(&lock);
-        if (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
-        unprotect(off, _mg_arena.page);
-        pthread_mutex_unlock(&lock);
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
+            const struct uffd_msg *msg = &msgs[i];
+            if (msg->event != UFFD_EVENT_PAGEFAULT) continue;
+            uintptr_t addr = (uintptr_t)msg->arg.pagefault.address & ~(uintptr_t)(_mg_arena.page - 1);
+            uint64_t off = addr - _mg_arena.rw;
+            /* Where the writer waits, read while it is stopped. */
+            _mg_follow_fault((pid_t)msg->arg.pagefault.feat.ptid);
+            pthread_mutex_lock(&lock);
+            if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
+            unprotect(off, _mg_arena.page);
+            pthread_mutex_unlock(&lock);
+            _mg_follow_handled();
+        }
     }
 }
 
@@ -134,7 +141,8 @@ static int start_uffd(void)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
     if (fd < 0) return errno;
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED};
+    struct uffdio_api api = {.api = UFFD_API,
+                             .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_THREAD_ID};
     struct uffdio_register reg = {.range = {.start = _mg_arena.rw, .len = _mg_arena.reserve}, .mode = UFFDIO_REGISTER_MODE_WP};
     if (ioctl(fd, UFFDIO_API, &api) != 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
         int err = errno;
@@ -142,11 +150,12 @@ static int start_uffd(void)
         return err ? err : ENOSYS;
     }
     uffd = fd;
+    _mg_follow_start(fd);
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int err = pthread_create(&t, &attr, handler, NULL);
+    int err = pthread_create(&t, &attr, handler, (void *)(intptr_t)fd);
     pthread_attr_destroy(&attr);
     if (err) {
         close(fd);
