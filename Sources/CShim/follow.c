@@ -89,7 +89,8 @@ static int cpu_of(pid_t tid)
         pid_t t = atomic_load(&threads[i].tid);
         if (t == 0) return -1;
         if (t == tid) {
-            int c = (int)*threads[i].cpu;
+            const volatile uint32_t *p = threads[i].cpu;
+            int c = p ? (int)*p : -1;
             return c >= 0 ? c : -1;
         }
     }
