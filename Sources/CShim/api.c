@@ -50,11 +50,14 @@ static void banner(void)
 static void statistics(void)
 {
     size_t allocs, peak;
+    unsigned long finished, moved;
     _mg_slots_stats(&allocs, &peak);
-    char line[256];
+    _mg_fork_stats(&finished, &moved);
+    char line[320];
     int n = snprintf(line, sizeof line,
-                     "MirrorGuard: %zu guarded allocations, peak %zu live, %zu live at exit, arena file %zu MiB, %lu reports\n",
-                     allocs, peak, _mg_slots_live(), mg_arena_size() >> 20, mg_report_count());
+                     "MirrorGuard: %zu guarded allocations, peak %zu live, %zu live at exit, arena file %zu MiB, %lu reports; "
+                     "lazy forks: %lu children exec'd or exited first, %lu needed a copy\n",
+                     allocs, peak, _mg_slots_live(), mg_arena_size() >> 20, mg_report_count(), finished, moved);
     if (n > 0) _mg_write_all(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
@@ -158,9 +161,19 @@ static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t sl
     if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
 }
 
+/* A lazy fork in progress (fork.c): the parent waits until the child no longer shares the file.
+ * (A child's frees are deferred in slots.c; its allocations reach the arena only once it has
+ * taken the file for itself.) */
+static inline void fork_gate(void)
+{
+    if (MG_UNLIKELY(atomic_load_explicit(&_mg_fork_pending, memory_order_relaxed))) _mg_fork_settle();
+}
+
 void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra)
 {
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
+    fork_gate();
+    if (MG_UNLIKELY(_mg_fork_child_pending)) _mg_fork_own_heap();
     /* The option is read only now: on the first call, start-up has just parsed it. */
     if (align < (size_t)_mg_opt.alignment) align = (size_t)_mg_opt.alignment;
     uint64_t off;
@@ -174,6 +187,7 @@ void _mg_deallocate(const void *p, enum mg_family family, uintptr_t ra)
 {
     if (!p) return;
     int saved = errno; /* free() leaves errno alone (glibc 2.33+ promises it) */
+    fork_gate();
     uint32_t stack = _mg_stack_capture(ra);
     int64_t off = _mg_offset_of((uintptr_t)p, NULL);
     uint32_t slot_id = 0;

@@ -1,18 +1,52 @@
 /*
- * fork.c — a private heap for a forked child.
+ * fork.c — a private heap for a forked child, without copying it when the child only execs.
  *
  * The arena is a MAP_SHARED file, so after a plain fork() parent and child would share every
- * object: a child's writes would reach the parent. The prepare handler copies the file's data
- * (holes skipped) into a new file while the metadata lock is held; the child maps the copy over
- * both views at the same addresses and re-arms its guard pages (mappings made afresh carry no
- * guard markers); the parent drops the copy. Cost: about 5 ms per 10 MiB of live data, paid
- * by fork() itself. posix_spawn, vfork and system() run no atfork handlers and copy nothing.
+ * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
- * The copy is made while other threads of the parent still run: the child's heap may be a few
- * microseconds older or newer than its globals where another thread was writing at the moment of
- * the fork. Only async-signal-safe work is allowed in a multithreaded program's child anyway.
+ * Lazy (fork=lazy; fork=auto picks it from 1,000 live objects up, where userfaultfd allows it,
+ * since copying a smaller heap is cheaper than the round trips below). Most children exec or exit soon
+ * and never write to the heap they inherited, so nothing is copied at the fork. Instead:
+ *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
+ *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
+ *     faults come to the parent's handler thread through a descriptor of the child's own.
+ *   - Neither process can change the shared file now: a write, from user code or from a syscall
+ *     such as read(2), waits in the kernel; it never fails. The child's new allocations come
+ *     from a private bump region (unguarded; never freed) instead of the arena, and its frees of
+ *     inherited objects are checked and recorded but their pages stay as they are (no use-after-
+ *     free trap for those until the child owns its heap).
+ *   - A gate pipe whose write end only the child holds, close-on-exec, hangs up when the child
+ *     has exec'd or exited. Then the file is the parent's alone again: protection comes off,
+ *     and nothing was copied.
+ *   - If instead the child writes to the heap, or asks for it (mg_alloc, a snapshot, a fork of
+ *     its own, too many frees), or the parent has been kept waiting for fork_wait_ms, the
+ *     parent moves: it copies the file (holes skipped) into a new one, maps that over both of
+ *     its views, re-arms its guards and wakes its waiting writers. The old file is then the
+ *     child's alone, and the parent releases it by unregistering the child's range.
+ *   - The parent's own allocation calls while a child is pending wait for that settlement first
+ *     (a few hundred microseconds when the child execs at once).
+ *
+ * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
+ * the file's data into a new file while the metadata lock is held; the child maps the copy over
+ * both views and re-arms its guard pages; the parent drops it. About 5 ms per 10 MiB of live
+ * data, paid by every fork().
+ *
+ * Either way the copy is made while other threads of the parent may still run: the child's heap
+ * can be microseconds apart from its globals where another thread was writing at that moment.
+ * posix_spawn, vfork and system() run no atfork handlers and need none of this.
+ *
+ * Threads: prepare/parent/child run in the forking thread; the settling (finish, move) runs in
+ * the snapshot handler thread, which polls the descriptors this file gives it (_mg_fork_watch)
+ * and never allocates.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mg_internal.h"
@@ -20,23 +54,265 @@
 
 #pragma GCC visibility push(hidden)
 
-static int child_fd = -1;
+static int child_fd = -1;              /* copy: the child's file, between prepare and child() */
+static int lazy;                       /* this fork is lazy (prepare → parent/child) */
+static int gate_pipe[2] = {-1, -1};    /* this fork's gate, between prepare and parent/child */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER; /* one fork or snapshot at a time */
+
+/* ---- The parent's side of a pending child ------------------------------------------------- */
+
+_Atomic int _mg_fork_pending;          /* a lazily forked child may still read the file as it was */
+static int gate = -1;                  /* read end of its gate */
+static int child_uffd = -1;            /* its userfaultfd, from the fork event */
+static _Atomic int expect_child;       /* prepare → the handler: the next fork event is it */
+static size_t protected_size;          /* [0, this) was write-protected at the fork */
+static long hold_since = -1;           /* a parent write has waited since (ms) */
+static long settle_since = -1;         /* a parent thread asked for settlement at (ms) */
+static int kick[2] = {-1, -1};         /* settle requests, to wake the handler */
+static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
+static unsigned long moves, finishes;  /* settlements, by kind (verbosity=2) */
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Nobody reads the old state any more: wake every parent thread waiting for it. */
+static void settle_done(void)
+{
+    if (gate >= 0) close(gate);
+    if (child_uffd >= 0) close(child_uffd);
+    gate = child_uffd = -1;
+    hold_since = settle_since = -1;
+    pthread_mutex_lock(&settle_mu);
+    atomic_store(&_mg_fork_pending, 0);
+    pthread_cond_broadcast(&settled);
+    pthread_mutex_unlock(&settle_mu);
+}
+
+/* The child exec'd or exited: the file is the parent's alone. Lifting the protection wakes the
+ * parent's waiting writers. */
+static void finish(void)
+{
+    (void)_mg_uffd_protect(0, protected_size, 0);
+    finishes++;
+    settle_done();
+}
+
+/* The child lives on and needs its heap, or the parent waited long enough: the parent takes a
+ * copy and leaves the old file to the child. */
+static void move(void)
+{
+    _mg_slots_lock();
+    int fd = _mg_arena_clone_file();
+    int err = fd < 0 ? ENOMEM : _mg_arena_adopt(fd);
+    if (!err) err = _mg_uffd_register();
+    if (!err) err = _mg_slots_reguard();
+    _mg_slots_unlock();
+    if (err) {
+        _mg_warn("fork: could not give the parent a private copy of the heap; parent and child still share it");
+        _mg_die(_mg_opt.exitcode);
+    }
+    /* The parent's writers waited on the old mapping; on the new one nothing is protected. */
+    (void)_mg_uffd_wake(0, _mg_arena.reserve);
+    /* Unregistering lifts the child's protection and wakes its writers; the file is theirs. */
+    struct uffdio_range all = {.start = _mg_arena.rw, .len = _mg_arena.reserve};
+    if (child_uffd >= 0) (void)ioctl(child_uffd, UFFDIO_UNREGISTER, &all);
+    moves++;
+    settle_done();
+}
+
+int _mg_fork_watch(struct pollfd *fds, int *timeout)
+{
+    if (!atomic_load(&_mg_fork_pending)) return 0;
+    int n = 0;
+    fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
+    fds[n++] = (struct pollfd){.fd = kick[0], .events = POLLIN};
+    if (child_uffd >= 0) fds[n++] = (struct pollfd){.fd = child_uffd, .events = POLLIN};
+    long since = hold_since >= 0 && (settle_since < 0 || hold_since < settle_since) ? hold_since : settle_since;
+    if (since >= 0) {
+        long left = since + _mg_opt.fork_wait_ms - now_ms();
+        *timeout = left < 0 ? 0 : (int)left;
+    }
+    return n;
+}
+
+void _mg_fork_serve(const struct pollfd *fds, int n)
+{
+    if (n == 0 || !atomic_load(&_mg_fork_pending)) return;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) { finish(); return; }  /* exec or exit */
+    if (fds[1].revents & POLLIN) {
+        char buf[64];
+        while (read(kick[0], buf, sizeof buf) > 0) {}
+        if (settle_since < 0) settle_since = now_ms();
+    }
+    int child_wrote = 0;
+    if (n > 2 && (fds[2].revents & POLLIN)) {
+        struct uffd_msg msgs[16];
+        ssize_t got;
+        while ((got = read(child_uffd, msgs, sizeof msgs)) > 0)
+            for (ssize_t i = 0; i < got / (ssize_t)sizeof msgs[0]; i++) child_wrote |= msgs[i].event == UFFD_EVENT_PAGEFAULT;
+    }
+    long since = hold_since >= 0 && (settle_since < 0 || hold_since < settle_since) ? hold_since : settle_since;
+    if (child_wrote || (since >= 0 && now_ms() - since >= _mg_opt.fork_wait_ms)) move();
+}
+
+void _mg_fork_event(int ufd)
+{
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&expect_child, &expected, 0)) child_uffd = ufd;
+    else close(ufd); /* a copied child maps its own file: it needs no watching */
+}
+
+int _mg_fork_hold(void)
+{
+    if (!atomic_load(&_mg_fork_pending)) return 0;
+    if (hold_since < 0) hold_since = now_ms();
+    return 1;
+}
+
+void _mg_fork_settle(void)
+{
+    if (!atomic_load(&_mg_fork_pending)) return;
+    char b = 1;
+    pthread_mutex_lock(&settle_mu);
+    if (atomic_load(&_mg_fork_pending)) (void)write(kick[1], &b, 1);
+    while (atomic_load(&_mg_fork_pending)) pthread_cond_wait(&settled, &settle_mu);
+    pthread_mutex_unlock(&settle_mu);
+}
+
+/* ---- The child's side: its heap is still the parent's file -------------------------------- */
+
+int _mg_fork_child_pending;
+static int child_gate = -1;            /* the write end, closed when the child has its own heap */
+static uint64_t token;                 /* a page of the file no object uses: the child's knock */
+
+/* Frees of inherited objects while pending: checked and marked freed at once, retired (guarded,
+ * punched, queued) once the heap is owned. */
+#define DEFERRED 65536
+static uint32_t *deferred;
+static size_t ndeferred;
+
+int _mg_fork_defer_free(uint32_t id)
+{
+    if (!deferred) {
+        void *m = mmap(NULL, DEFERRED * sizeof *deferred, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) { _mg_fork_own_heap(); return 0; }
+        deferred = m;
+    }
+    if (ndeferred == DEFERRED) { _mg_fork_own_heap(); return 0; }
+    deferred[ndeferred++] = id;
+    return 1;
+}
+
+void _mg_fork_own_heap(void)
+{
+    if (!_mg_fork_child_pending) return;
+    _mg_fork_child_pending = 0;
+    /* A write to a protected page waits until the parent has moved away (or exited): then the
+     * file is this process's own. The page is made a hole again for the slot that takes it. */
+    *(volatile uint8_t *)(_mg_arena.rw + token) = 0;
+    _mg_arena_release(token, _mg_arena.page);
+    if (child_gate >= 0) close(child_gate);
+    child_gate = -1;
+    for (size_t i = 0; i < ndeferred; i++) _mg_slot_retire(deferred[i]);
+    ndeferred = 0;
+}
+
+/* The child's allocations while pending: bump-allocated from a private mapping, never freed,
+ * sized in the 16 bytes before each block (like the bootstrap arena). */
+#define FORK_REGION ((size_t)1 << 30)
+static uintptr_t region;
+static size_t region_used;
+
+void *_mg_fork_alloc(size_t size, size_t align)
+{
+    if (!region) {
+        void *m = mmap(NULL, FORK_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) { _mg_fork_own_heap(); return NULL; }
+        region = (uintptr_t)m;
+        _mg_leaks_exclude(m, FORK_REGION);
+    }
+    if (align < 16) align = 16;
+    if (size > FORK_REGION / 4 || align > FORK_REGION / 4) { _mg_fork_own_heap(); return NULL; }
+    uintptr_t p = (region + region_used + 16 + align - 1) & ~(uintptr_t)(align - 1);
+    if (p + size > region + FORK_REGION) { _mg_fork_own_heap(); return NULL; } /* the arena again */
+    region_used = p + size - region;
+    ((size_t *)p)[-1] = size;
+    return (void *)p;
+}
+
+int _mg_fork_owns(const void *p)
+{
+    return region && (uintptr_t)p - region < FORK_REGION;
+}
+
+/* ---- The atfork handlers ------------------------------------------------------------------ */
+
+/* auto: a copy costs a few microseconds per live object, the lazy way about a millisecond. */
+#define LAZY_FROM_LIVE 1000
+
+int _mg_fork_wants_lazy(void)
+{
+    return _mg_opt.fork == MG_FORK_LAZY || (_mg_opt.fork == MG_FORK_AUTO && _mg_slots_live() >= LAZY_FROM_LIVE);
+}
+
+static int try_lazy(void)
+{
+    if (!_mg_fork_wants_lazy() || atomic_load(&_mg_snapshots_active)) return 0;
+    if (kick[0] < 0 && pipe2(kick, O_CLOEXEC | O_NONBLOCK) != 0) return 0;
+    /* The handler thread must be running already: the fork() interposer (preload.c) starts it.
+     * A fork that bypassed it (an internal libc call) is copied. */
+    return _mg_uffd_running();
+}
 
 static void prepare(void)
 {
     if (!_mg_ready()) return;
+    _mg_fork_own_heap();              /* a pending child forking: its heap first */
+    pthread_mutex_lock(&fork_lock);
+    _mg_fork_settle();                /* one pending child at a time */
+    lazy = try_lazy();
     _mg_slots_lock();
     _mg_stacks_lock();
-    child_fd = _mg_arena_clone_file();
+    if (lazy) {
+        /* The child's knock page lies inside the protected range. */
+        token = _mg_slots_bump_offset();
+        lazy = _mg_arena_grow(token + _mg_arena.page) == 0 && pipe2(gate_pipe, O_CLOEXEC) == 0;
+        protected_size = atomic_load(&_mg_arena.file_size);
+        if (lazy && _mg_uffd_protect(0, protected_size, 1) != 0) {
+            close(gate_pipe[0]);
+            close(gate_pipe[1]);
+            lazy = 0;
+        }
+        if (lazy) {
+            atomic_store(&expect_child, 1);
+            atomic_store(&_mg_fork_pending, 1);
+        }
+    }
+    if (!lazy) child_fd = _mg_arena_clone_file();
 }
 
 static void parent(void)
 {
     if (!_mg_ready()) return;
+    if (lazy) {
+        /* The child holds the only write end now (or, if the fork failed, nobody does and the
+         * gate hangs up at once). The handler starts watching it. */
+        close(gate_pipe[1]);
+        gate = gate_pipe[0];
+        hold_since = settle_since = -1;
+        char b = 1;
+        (void)write(kick[1], &b, 1);
+    }
     if (child_fd >= 0) close(child_fd);
     child_fd = -1;
     _mg_stacks_unlock();
     _mg_slots_unlock();
+    pthread_mutex_unlock(&fork_lock);
 }
 
 static void child(void)
@@ -46,8 +322,20 @@ static void child(void)
     _mg_report_after_fork_child();
     _mg_continue_after_fork_child();
     _mg_symbols_after_fork_child();
+    pthread_mutex_init(&fork_lock, NULL);
+    pthread_mutex_init(&settle_mu, NULL);
     if (!_mg_ready()) return;
-    if (child_fd < 0 || _mg_arena_adopt(child_fd) != 0 || _mg_slots_reguard() != 0) {
+    /* The parent's watching is not ours. */
+    atomic_store(&_mg_fork_pending, 0);
+    atomic_store(&expect_child, 0);
+    if (gate >= 0) close(gate);
+    if (kick[0] >= 0) { close(kick[0]); close(kick[1]); }
+    gate = kick[0] = kick[1] = child_uffd = -1;
+    if (lazy) {
+        close(gate_pipe[0]);
+        child_gate = gate_pipe[1];
+        _mg_fork_child_pending = 1;
+    } else if (child_fd < 0 || _mg_arena_adopt(child_fd) != 0 || _mg_slots_reguard() != 0) {
         _mg_warn("fork: could not give the child a private copy of the heap; the child's heap writes would reach the parent");
         _mg_die(_mg_opt.exitcode);
     }
@@ -60,6 +348,24 @@ static void child(void)
 void _mg_fork_install(void)
 {
     pthread_atfork(prepare, parent, child);
+}
+
+void _mg_fork_lock(void)
+{
+    _mg_fork_own_heap();
+    pthread_mutex_lock(&fork_lock);
+    _mg_fork_settle();
+}
+
+void _mg_fork_unlock(void)
+{
+    pthread_mutex_unlock(&fork_lock);
+}
+
+void _mg_fork_stats(unsigned long *lazy_finished, unsigned long *lazy_moved)
+{
+    *lazy_finished = finishes;
+    *lazy_moved = moves;
 }
 
 #pragma GCC visibility pop

@@ -64,6 +64,7 @@ enum { MG_CONTINUE_AUTO, MG_CONTINUE_REBASE, MG_CONTINUE_STEP, MG_CONTINUE_OPEN 
 enum { MG_SNAPSHOT_AUTO, MG_SNAPSHOT_UFFD, MG_SNAPSHOT_COPY };
 enum { MG_GUARD_AUTO, MG_GUARD_MADVISE, MG_GUARD_MPROTECT };
 enum { MG_BACKING_AUTO, MG_BACKING_MEMFD, MG_BACKING_SHM, MG_BACKING_TMPFILE };
+enum { MG_FORK_AUTO, MG_FORK_LAZY, MG_FORK_COPY };
 
 extern struct mg_options _mg_opt;
 /* Parses `spec` (MIRRORGUARD_OPTIONS) over the defaults; bad keys and values are reported on
@@ -170,6 +171,9 @@ enum mg_free_status { MG_FREE_OK, MG_FREE_DOUBLE, MG_FREE_INVALID, MG_FREE_MISMA
 /* Frees the object that starts at `off`, deallocated by `family`. On an error, *slot_id names
  * the slot concerned (0 if none) and nothing is changed. */
 enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t stack, uint32_t *slot_id);
+/* The second half of a free: guards the slot, gives its pages back and queues it in the
+ * quarantine (a lazily forked child defers it until it owns its heap). */
+void _mg_slot_retire(uint32_t id);
 /* The slot that owns the page of `off` (data or trailing guard), or NULL. Lock-free: for the
  * signal handler and reports. */
 const struct mg_slot *_mg_slot_for(uint64_t off, uint32_t *id);
@@ -320,7 +324,7 @@ void _mg_chain_to(struct sigaction *next, int sig, siginfo_t *si, void *uc);
 
 /* ---- Routing between the arena and the system allocator (MirrorGuardPreload/malloc.c) ----- */
 
-enum mg_route { MG_TO_ARENA, MG_TO_BOOT, MG_TO_SYSTEM };
+enum mg_route { MG_TO_ARENA, MG_TO_BOOT, MG_TO_SYSTEM, MG_TO_FORK };
 /* Where a new allocation goes: the arena (guard mode, or sampled), the bootstrap arena (while
  * starting), or glibc (not sampled, or no arena). */
 enum mg_route _mg_route_alloc(void);
@@ -342,21 +346,59 @@ void _mg_leaks_exclude(const void *p, size_t len);
 
 /* ---- fork (fork.c) ----------------------------------------------------------------------- */
 
-/* Registers the atfork handlers that give a forked child a private copy of the heap. */
+/* Registers the atfork handlers that give a forked child a private heap. */
 void _mg_fork_install(void);
 /* In a fork child, locks that another thread held at the fork are released. */
 void _mg_api_after_fork_child(void);
 void _mg_report_after_fork_child(void);
 void _mg_continue_after_fork_child(void);
 /* The pieces it uses: a copy of the arena file (or -1), mapping a file over both views, the
- * metadata locks, and re-arming the guards of freshly mapped views. */
+ * metadata locks, re-arming the guards of freshly mapped views, and where the next new slot
+ * will start (slots lock held). */
 int _mg_arena_clone_file(void);
 int _mg_arena_adopt(int fd);
 void _mg_slots_lock(void);
 void _mg_slots_unlock(void);
 int _mg_slots_reguard(void);
+uint64_t _mg_slots_bump_offset(void);
 void _mg_stacks_lock(void);
 void _mg_stacks_unlock(void);
+
+/* A lazy fork (fork=lazy). In the parent: nonzero while a child may still read the shared file
+ * as it was at the fork; allocation calls wait for that to settle. */
+extern _Atomic int _mg_fork_pending;
+void _mg_fork_settle(void);
+/* Whether the next fork should be lazy (the option, and the heap's size for auto). */
+int _mg_fork_wants_lazy(void);
+/* In the child: nonzero until it has the file to itself; its allocations come from a private
+ * region meanwhile, and whatever needs the arena takes the file first. */
+extern int _mg_fork_child_pending;
+void _mg_fork_own_heap(void);
+/* Keeps a freed slot's retirement for when the child owns its heap; 0 if it cannot (then the
+ * heap is owned now and the caller retires it). */
+int _mg_fork_defer_free(uint32_t id);
+void *_mg_fork_alloc(size_t size, size_t align);   /* NULL: use the arena (the heap is owned now) */
+int _mg_fork_owns(const void *p);
+/* For the snapshot handler thread: what to poll, what it saw, fork events, and whether a
+ * parent's write fault must wait (held, not resolved). */
+struct pollfd;
+int _mg_fork_watch(struct pollfd *fds, int *timeout);
+void _mg_fork_serve(const struct pollfd *fds, int n);
+void _mg_fork_event(int child_uffd);
+int _mg_fork_hold(void);
+/* Snapshots and forks exclude each other. */
+void _mg_fork_lock(void);
+void _mg_fork_unlock(void);
+void _mg_fork_stats(unsigned long *finished, unsigned long *moved);
+
+/* The arena's userfaultfd (snapshot.c), shared with fork.c: started once with its handler
+ * thread; write-protect on/off, registering the writable view again after it was mapped
+ * afresh, and waking writers. 0 or an errno value. */
+int _mg_uffd_start(void);
+int _mg_uffd_running(void);
+int _mg_uffd_protect(uint64_t off, size_t len, int on);
+int _mg_uffd_register(void);
+int _mg_uffd_wake(uint64_t off, size_t len);
 
 /* ---- Start-up and the shared allocation path (api.c) -------------------------------------- */
 

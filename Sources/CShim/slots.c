@@ -295,7 +295,6 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
     live_count--;
     pthread_mutex_unlock(&lock);
 
-    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
     uint64_t lo, hi;
     canary_bounds(s, &lo, &hi);
     int64_t bad = canary_check(s->user + s->size, hi, 0);
@@ -304,7 +303,16 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
         report_canary(s, bad, stack);
         if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
     }
+    /* A lazily forked child may not change the file it still shares: the rest waits (fork.c). */
+    if (MG_UNLIKELY(_mg_fork_child_pending) && _mg_fork_defer_free(id)) return MG_FREE_OK;
+    _mg_slot_retire(id);
+    return MG_FREE_OK;
+}
 
+void _mg_slot_retire(uint32_t id)
+{
+    struct mg_slot *s = &slots[id];
+    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
     if (atomic_load(&_mg_snapshots_active)) _mg_snapshot_preserve(data, end - data);
     (void)_mg_arena_guard(data, end - data, 1);
     _mg_arena_release(data, end - data);
@@ -329,7 +337,6 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
         free_head[cls] = old;
     }
     pthread_mutex_unlock(&lock);
-    return MG_FREE_OK;
 }
 
 #pragma GCC visibility pop
@@ -339,6 +346,7 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
 #pragma GCC visibility push(hidden)
 
 void _mg_slots_lock(void) { pthread_mutex_lock(&lock); }
+uint64_t _mg_slots_bump_offset(void) { return page_off(bump_page); }
 void _mg_slots_unlock(void) { pthread_mutex_unlock(&lock); }
 
 /* After the views were mapped afresh (fork child), every page up to the bump pointer is guarded

@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -110,23 +111,23 @@ static void unprotect(uint64_t off, size_t len)
     (void)ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
-/* The handler thread: each write-protect fault copies its page into the snapshots, then lifts
- * the protection of that page, which wakes the writer. */
-static void *handler(void *arg)
+/* Reads every waiting message: fork events, and write-protect faults, each of which copies its
+ * page into the snapshots and then lifts the protection of that page, which wakes the writer. A
+ * parent's fault while a lazily forked child is pending is held instead (fork.c wakes it). */
+static void serve(int fd)
 {
-    int fd = (int)(intptr_t)arg;
-    _mg_follow_enter(); /* on the writers' CPU, at idle priority (follow.c) */
-    for (;;) {
-        struct uffd_msg msgs[16]; /* the descriptor blocks: read waits for the next fault */
-        ssize_t n = read(fd, msgs, sizeof msgs);
-        if (n < 0 && errno != EINTR && errno != EAGAIN) return NULL;
+    struct uffd_msg msgs[16];
+    ssize_t n;
+    while ((n = read(fd, msgs, sizeof msgs)) > 0) {
         for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
             const struct uffd_msg *msg = &msgs[i];
+            if (msg->event == UFFD_EVENT_FORK) { _mg_fork_event((int)msg->arg.fork.ufd); continue; }
             if (msg->event != UFFD_EVENT_PAGEFAULT) continue;
             uintptr_t addr = (uintptr_t)msg->arg.pagefault.address & ~(uintptr_t)(_mg_arena.page - 1);
             uint64_t off = addr - _mg_arena.rw;
             /* Where the writer waits, read while it is stopped. */
             _mg_follow_fault((pid_t)msg->arg.pagefault.feat.ptid);
+            if (_mg_fork_hold()) continue;
             pthread_mutex_lock(&lock);
             if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
             unprotect(off, _mg_arena.page);
@@ -136,13 +137,33 @@ static void *handler(void *arg)
     }
 }
 
-/* Sets up userfaultfd write-protection on the writable view, once. 0 or an errno value. */
+/* The handler thread: waits on the arena's userfaultfd and on what a pending fork child needs
+ * watched (fork.c). */
+static void *handler(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    _mg_follow_enter(); /* on the writers' CPU, at idle priority (follow.c) */
+    for (;;) {
+        struct pollfd fds[4] = {{.fd = fd, .events = POLLIN}};
+        int timeout = -1;
+        int n = 1 + _mg_fork_watch(fds + 1, &timeout);
+        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) return NULL;
+        if (fds[0].revents & POLLIN) serve(fd);
+        _mg_fork_serve(fds + 1, n - 1);
+    }
+}
+
+/* Sets up userfaultfd write-protection on the writable view and starts the handler thread, once.
+ * 0 or an errno value. Fork events are asked for, so that a lazily forked child's writes come
+ * here too (fork.c). */
 static int start_uffd(void)
 {
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    if (uffd >= 0) return 0;
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return errno;
     struct uffdio_api api = {.api = UFFD_API,
-                             .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_THREAD_ID};
+                             .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED |
+                                         UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_FORK};
     struct uffdio_register reg = {.range = {.start = _mg_arena.rw, .len = _mg_arena.reserve}, .mode = UFFDIO_REGISTER_MODE_WP};
     if (ioctl(fd, UFFDIO_API, &api) != 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
         int err = errno;
@@ -165,6 +186,38 @@ static int start_uffd(void)
     return 0;
 }
 
+int _mg_uffd_start(void)
+{
+    pthread_mutex_lock(&lock);
+    int err = start_uffd();
+    pthread_mutex_unlock(&lock);
+    return err;
+}
+
+int _mg_uffd_running(void)
+{
+    return uffd >= 0;
+}
+
+int _mg_uffd_protect(uint64_t off, size_t len, int on)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw + off, .len = len},
+                                     .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+    return uffd < 0 ? EBADF : ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
+}
+
+int _mg_uffd_register(void)
+{
+    struct uffdio_register reg = {.range = {.start = _mg_arena.rw, .len = _mg_arena.reserve}, .mode = UFFDIO_REGISTER_MODE_WP};
+    return uffd < 0 ? EBADF : ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? 0 : errno;
+}
+
+int _mg_uffd_wake(uint64_t off, size_t len)
+{
+    struct uffdio_range r = {.start = _mg_arena.rw + off, .len = len};
+    return uffd < 0 ? EBADF : ioctl(uffd, UFFDIO_WAKE, &r) == 0 ? 0 : errno;
+}
+
 static void choose_method(void)
 {
     if (method != METHOD_NONE) return;
@@ -182,12 +235,25 @@ static void unmap_snapshot(struct mg_snapshot *s)
     munmap(s, s->mapping);
 }
 
+static mg_snapshot_t *take(void);
+
 #pragma GCC visibility pop
 
 MG_EXPORT mg_snapshot_t *mg_snapshot_take(void)
 {
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
     _mg_late_start();
+    /* Not while a lazily forked child still shares the heap (fork.c): that settles first. */
+    _mg_fork_lock();
+    mg_snapshot_t *s = take();
+    int err = errno;
+    _mg_fork_unlock();
+    errno = err;
+    return s;
+}
+
+static mg_snapshot_t *take(void)
+{
     pthread_mutex_lock(&lock);
     choose_method();
     if (nlive == MAX_SNAPSHOTS) { pthread_mutex_unlock(&lock); errno = EMFILE; return NULL; }
@@ -531,7 +597,7 @@ void _mg_snapshot_unprotect(uint64_t off, size_t len)
 {
     /* MADV_GUARD_INSTALL does not replace a write-protect marker (it would wait for ever), so
      * pages about to be guarded lose their protection first; callers have preserved them. */
-    if (method == METHOD_UFFD && uffd >= 0) unprotect(off, len);
+    if (uffd >= 0) unprotect(off, len);
 }
 
 void _mg_snapshots_forget(void)

@@ -20,9 +20,12 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 static void *cxx_new(size_t size, size_t align, enum mg_family family, int nothrow, uintptr_t ra)
 {
     enum mg_route route = _mg_route_alloc();
-    void *p = route == MG_TO_ARENA ? _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra)
-            : route == MG_TO_BOOT  ? _mg_boot_alloc(size, align) /* delete finds it by address */
-                                   : _mg_system_alloc(size, align, 0);
+    void *p = route == MG_TO_FORK ? _mg_fork_alloc(size, align) : NULL; /* a lazily forked child */
+    if (route == MG_TO_FORK && !p) route = MG_TO_ARENA;
+    if (!p)
+        p = route == MG_TO_ARENA ? _mg_allocate(size, align, family, MG_VIEW_RW, 0, ra)
+          : route == MG_TO_BOOT  ? _mg_boot_alloc(size, align) /* delete finds it by address */
+                                 : _mg_system_alloc(size, align, 0);
     if (p || nothrow) return p;
     if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
     _mg_fatal("operator new: out of memory and no C++ runtime to throw std::bad_alloc", ENOMEM);
@@ -33,7 +36,7 @@ static void cxx_delete(void *p, enum mg_family family, uintptr_t ra)
     if (!p) return;
     switch (_mg_route_free(p)) {
     case MG_TO_ARENA: _mg_deallocate(p, family, ra); return;
-    case MG_TO_BOOT: return;
+    case MG_TO_BOOT: case MG_TO_FORK: return;
     default: _mg_system_free(p);
     }
 }

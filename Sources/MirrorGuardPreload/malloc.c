@@ -80,6 +80,9 @@ static long next_gap(void)
 enum mg_route _mg_route_alloc(void)
 {
     if (MG_UNLIKELY(!_mg_started()) && !_mg_ready()) return errno == EAGAIN ? MG_TO_BOOT : MG_TO_SYSTEM;
+    /* A lazily forked child may not touch the arena yet (fork.c): its allocations go to a
+     * private region, or in sample mode to glibc with the unsampled ones. */
+    if (MG_UNLIKELY(_mg_fork_child_pending)) return _mg_opt.mode == MG_MODE_SAMPLE ? MG_TO_SYSTEM : MG_TO_FORK;
     if (MG_LIKELY(_mg_opt.mode == MG_MODE_GUARD)) return MG_TO_ARENA;
     if (MG_LIKELY(--countdown > 0)) return MG_TO_SYSTEM;
     countdown = next_gap();
@@ -90,6 +93,7 @@ enum mg_route _mg_route_free(const void *p)
 {
     if (_mg_offset_of((uintptr_t)p, NULL) >= 0) return MG_TO_ARENA;
     if (in_boot(p)) return MG_TO_BOOT;
+    if (MG_UNLIKELY(_mg_fork_owns(p))) return MG_TO_FORK;
     /* In guard mode every heap object is ours: anything else is a bad free to report. */
     return (_mg_opt.mode == MG_MODE_SAMPLE || !_mg_ready()) ? MG_TO_SYSTEM : MG_TO_ARENA;
 }
@@ -128,6 +132,11 @@ static void *do_alloc(size_t size, size_t align, int zero, uintptr_t ra)
     switch (_mg_route_alloc()) {
     case MG_TO_ARENA: return _mg_allocate(size, align, MG_FAMILY_MALLOC, MG_VIEW_RW, zero, ra);
     case MG_TO_BOOT: return _mg_boot_alloc(size, align); /* static memory is zero already */
+    case MG_TO_FORK: {
+        void *p = _mg_fork_alloc(size, align);             /* fresh anonymous memory: zero */
+        if (p) return p;
+        return _mg_allocate(size, align, MG_FAMILY_MALLOC, MG_VIEW_RW, zero, ra);
+    }
     default: return _mg_system_alloc(size, align, zero);
     }
 }
@@ -137,7 +146,7 @@ static void do_free(void *p, uintptr_t ra)
     if (!p) return;
     switch (_mg_route_free(p)) {
     case MG_TO_ARENA: _mg_deallocate(p, MG_FAMILY_MALLOC, ra); return;
-    case MG_TO_BOOT: return;
+    case MG_TO_BOOT: case MG_TO_FORK: return;
     default: __libc_free(p);
     }
 }
@@ -150,7 +159,7 @@ static size_t usable(void *p)
         const struct mg_slot *s = _mg_live_object(p);
         return s ? s->size : 0;
     }
-    case MG_TO_BOOT: return ((size_t *)p)[-1];
+    case MG_TO_BOOT: case MG_TO_FORK: return ((size_t *)p)[-1];
     default: return system_usable_size(p);
     }
 }
@@ -212,6 +221,7 @@ static void *do_realloc(void *p, size_t size, uintptr_t ra)
     size_t old;
     switch (_mg_route_free(p)) {
     case MG_TO_BOOT:
+    case MG_TO_FORK:
         old = ((size_t *)p)[-1];
         break;
     case MG_TO_SYSTEM:

@@ -173,9 +173,25 @@ struct PreloadCleanTests {
 
     @Test("200,000 live objects") func manyLive() { expectClean("many_live", "200000 live objects ok\n") }
 
-    @Test("fork: the child's writes never reach the parent's heap")
-    func fork() {
-        expectClean("fork_heap", "child sees child\nparent heap intact: yes, child status 0, still allocating\n")
+    @Test("lazy fork: exec, a syscall into an inherited buffer, a slow child, frees, a grandchild, a writing thread; each way really taken",
+          arguments: ["auto", "lazy", "copy"])
+    func lazyFork(method: String) {
+        let r = runFixture("fork_lazy", options: "fork=\(method):fork_wait_ms=250:verbosity=2", args: ["1000"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout == "exec: ok\nsyscall: ok\nslow: ok\nfrees: ok\nnested: ok\nthreads: ok\nparent still allocating\n")
+        #expect(Report.all(in: r.stderr).isEmpty, "\(r.stderr)")
+        // The parent's statistics: exec, frees and threads end before the child needs its heap;
+        // syscall (the child writes), slow (the parent waited long enough) and nested (the child
+        // forks) make the parent copy its own. fork=copy copies at every fork instead.
+        let lazyLine = method == "copy" ? "lazy forks: 0 children exec'd or exited first, 0 needed a copy"
+                                        : "lazy forks: 3 children exec'd or exited first, 3 needed a copy"
+        #expect(r.stderr.contains(lazyLine), "\(r.stderr)")
+    }
+
+    @Test("fork: the child's writes never reach the parent's heap", arguments: ["auto", "lazy", "copy"])
+    func fork(method: String) {
+        expectClean("fork_heap", "child sees child\nparent heap intact: yes, child status 0, still allocating\n",
+                    options: "fork=\(method)")
     }
 
     @Test("libc's own allocations freed by the program, system(), popen() and dlopen()")
