@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +190,44 @@ int _mg_arena_guard(uint64_t off, size_t len, int on)
     return 0;
 }
 
+/* Removes the guards of many ranges at once: with process_madvise(2) on our own process, one
+ * call per view per 256 ranges; one madvise per range where that is refused. 0 or errno. */
+int _mg_arena_unguard_many(const uint64_t *off, const size_t *len, size_t n)
+{
+    if (!_mg_arena.guard_madvise) {
+        for (size_t i = 0; i < n; i++) {
+            int err = _mg_arena_guard(off[i], len[i], 0);
+            if (err) return err;
+        }
+        return 0;
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    for (size_t done = 0; done < n;) {
+        struct iovec ro[256], rw[256];
+        size_t k = 0;
+        for (; k < 256 && done + k < n; k++) {
+            ro[k] = (struct iovec){(void *)(_mg_arena.ro + off[done + k]), len[done + k]};
+            rw[k] = (struct iovec){(void *)(_mg_arena.rw + off[done + k]), len[done + k]};
+        }
+        size_t bytes = 0;
+        for (size_t i = 0; i < k; i++) bytes += ro[i].iov_len;
+        if (pidfd < 0 || syscall(SYS_process_madvise, pidfd, ro, k, MADV_GUARD_REMOVE, 0) != (long)bytes ||
+            syscall(SYS_process_madvise, pidfd, rw, k, MADV_GUARD_REMOVE, 0) != (long)bytes) {
+            for (size_t i = 0; i < k; i++) {
+                if (madvise(ro[i].iov_base, ro[i].iov_len, MADV_GUARD_REMOVE) != 0 ||
+                    madvise(rw[i].iov_base, rw[i].iov_len, MADV_GUARD_REMOVE) != 0) {
+                    int err = errno;
+                    if (pidfd >= 0) close(pidfd);
+                    return err;
+                }
+            }
+        }
+        done += k;
+    }
+    if (pidfd >= 0) close(pidfd);
+    return 0;
+}
+
 int _mg_arena_open_page(uint64_t off, enum mg_view view)
 {
     void *p = (void *)(_mg_addr(off & ~(uint64_t)(_mg_arena.page - 1), view));
@@ -208,21 +248,16 @@ void _mg_arena_release(uint64_t off, size_t len)
 
 #pragma GCC visibility push(hidden)
 
-/* Copies the arena file's data (holes stay holes) into a new file of the same kind. Returns the
- * new descriptor, or -1. Reads through the descriptor, never the views, so guards don't matter. */
-int _mg_arena_clone_file(void)
+/* Copies the data of [from, to) of the arena file into fd at the same offsets; holes stay
+ * holes. Reads through the descriptor, never the views, so guards don't matter. 0 or -1. */
+int _mg_arena_copy_range(int fd, uint64_t from, uint64_t to)
 {
-    int unused;
-    int fd = open_backing(_mg_arena.backing, &unused);
-    if (fd < 0) return -1;
-    off_t size = (off_t)atomic_load(&_mg_arena.file_size);
-    if (ftruncate(fd, size) != 0) { close(fd); return -1; }
-    off_t pos = 0;
-    while (pos < size) {
+    off_t pos = (off_t)from, end = (off_t)to;
+    while (pos < end) {
         off_t data = lseek(_mg_arena.fd, pos, SEEK_DATA);
-        if (data < 0) break; /* ENXIO: only a hole remains */
+        if (data < 0 || data >= end) break; /* ENXIO: only a hole remains */
         off_t hole = lseek(_mg_arena.fd, data, SEEK_HOLE);
-        if (hole < 0) hole = size;
+        if (hole < 0 || hole > end) hole = end;
         off_t in = data, out = data;
         while (in < hole) {
             ssize_t n = copy_file_range(_mg_arena.fd, &in, fd, &out, (size_t)(hole - in), 0);
@@ -230,11 +265,25 @@ int _mg_arena_clone_file(void)
             /* No copy_file_range between these files: copy through a buffer. */
             static char buf[1 << 16];
             ssize_t r = pread(_mg_arena.fd, buf, sizeof buf < (size_t)(hole - in) ? sizeof buf : (size_t)(hole - in), in);
-            if (r <= 0 || pwrite(fd, buf, (size_t)r, out) != r) { close(fd); return -1; }
+            if (r <= 0 || pwrite(fd, buf, (size_t)r, out) != r) return -1;
             in += r;
             out += r;
         }
         pos = hole;
+    }
+    return 0;
+}
+
+/* A new file of the same kind holding what live objects hold (slots.c knows which pages those
+ * are). Returns the descriptor, or -1. */
+int _mg_arena_clone_file(void)
+{
+    int unused;
+    int fd = open_backing(_mg_arena.backing, &unused);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)atomic_load(&_mg_arena.file_size)) != 0 || _mg_slots_copy_live(fd) != 0) {
+        close(fd);
+        return -1;
     }
     return fd;
 }

@@ -108,6 +108,8 @@ int _mg_arena_init(void);                 /* 0 or errno */
 int _mg_arena_grow(size_t bytes);         /* make the file at least `bytes` long; 0 or ENOMEM; callers serialize */
 /* Guard pages [off, off+len) in both views (on=1) or make them accessible again (on=0). */
 int _mg_arena_guard(uint64_t off, size_t len, int on);
+/* Guards off many ranges at once (both views); 0 or errno. */
+int _mg_arena_unguard_many(const uint64_t *off, const size_t *len, size_t n);
 /* Open one page of one view after a fault (continue mode). */
 int _mg_arena_open_page(uint64_t off, enum mg_view view);
 /* Give the physical pages of [off, off+len) back to the system; they read as zero after. */
@@ -356,6 +358,8 @@ void _mg_continue_after_fork_child(void);
  * metadata locks, re-arming the guards of freshly mapped views, and where the next new slot
  * will start (slots lock held). */
 int _mg_arena_clone_file(void);
+int _mg_arena_copy_range(int fd, uint64_t from, uint64_t to);
+int _mg_slots_copy_live(int fd);
 int _mg_arena_adopt(int fd);
 void _mg_slots_lock(void);
 void _mg_slots_unlock(void);

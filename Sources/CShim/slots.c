@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "mg_internal.h"
 
@@ -349,17 +350,40 @@ void _mg_slots_lock(void) { pthread_mutex_lock(&lock); }
 uint64_t _mg_slots_bump_offset(void) { return page_off(bump_page); }
 void _mg_slots_unlock(void) { pthread_mutex_unlock(&lock); }
 
+/* Copies every live object's data pages into fd (a fork's new file). A small object's pages are
+ * written straight from the writable view, one pwrite each; a larger one's are copied extent by
+ * extent, so pages it never touched stay holes. Reads never wait on write-protection. 0 or -1. */
+int _mg_slots_copy_live(int fd)
+{
+    for (uint32_t id = 1; id < slot_count; id++) {
+        const struct mg_slot *s = &slots[id];
+        if (s->state != MG_SLOT_LIVE) continue;
+        uint64_t from = page_off(s->first_page), len = page_off(s->npages);
+        if (s->npages <= 2) {
+            if (pwrite(fd, (const void *)(_mg_arena.rw + from), len, (off_t)from) != (ssize_t)len) return -1;
+        } else if (_mg_arena_copy_range(fd, from, from + len) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* After the views were mapped afresh (fork child), every page up to the bump pointer is guarded
  * again and the data pages of live objects opened: two calls per live object, not per slot. */
 int _mg_slots_reguard(void)
 {
     uint64_t used = page_off(bump_page);
     int err = _mg_arena_guard(0, used, 1);
+    uint64_t off[256];
+    size_t len[256], n = 0;
     for (uint32_t id = 1; !err && id < slot_count; id++) {
         const struct mg_slot *s = &slots[id];
-        if (s->state == MG_SLOT_LIVE)
-            err = _mg_arena_guard(page_off(s->first_page), page_off(s->npages), 0);
+        if (s->state != MG_SLOT_LIVE) continue;
+        off[n] = page_off(s->first_page);
+        len[n++] = page_off(s->npages);
+        if (n == 256) { err = _mg_arena_unguard_many(off, len, n); n = 0; }
     }
+    if (!err && n) err = _mg_arena_unguard_many(off, len, n);
     return err;
 }
 
