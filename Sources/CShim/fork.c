@@ -68,7 +68,9 @@ static _Atomic int expect_child;       /* prepare → the handler: the next fork
 static size_t protected_size;          /* [0, this) was write-protected at the fork */
 static long hold_since = -1;           /* a parent write has waited since (ms) */
 static long settle_since = -1;         /* a parent thread asked for settlement at (ms) */
-static int kick[2] = {-1, -1};         /* settle requests, to wake the handler */
+static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a settle request */
+static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
+static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
 static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
 static unsigned long moves, finishes;  /* settlements, by kind (verbosity=2) */
@@ -88,6 +90,7 @@ static void settle_done(void)
     gate = child_uffd = -1;
     hold_since = settle_since = -1;
     pthread_mutex_lock(&settle_mu);
+    atomic_store(&settle_wanted, 0);
     atomic_store(&_mg_fork_pending, 0);
     pthread_cond_broadcast(&settled);
     pthread_mutex_unlock(&settle_mu);
@@ -129,8 +132,9 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
 {
     if (!atomic_load(&_mg_fork_pending)) return 0;
     int n = 0;
-    fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
     fds[n++] = (struct pollfd){.fd = kick[0], .events = POLLIN};
+    if (atomic_load(&forking)) return n; /* parent() kicks once the gate is known */
+    fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
     if (child_uffd >= 0) fds[n++] = (struct pollfd){.fd = child_uffd, .events = POLLIN};
     long since = hold_since >= 0 && (settle_since < 0 || hold_since < settle_since) ? hold_since : settle_since;
     if (since >= 0) {
@@ -143,12 +147,13 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
 void _mg_fork_serve(const struct pollfd *fds, int n)
 {
     if (n == 0 || !atomic_load(&_mg_fork_pending)) return;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) { finish(); return; }  /* exec or exit */
-    if (fds[1].revents & POLLIN) {
+    if (fds[0].revents & POLLIN) {
         char buf[64];
         while (read(kick[0], buf, sizeof buf) > 0) {}
-        if (settle_since < 0) settle_since = now_ms();
     }
+    if (atomic_load(&forking) || n < 2) return; /* nothing to decide before parent() */
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) { finish(); return; }  /* exec or exit */
+    if (atomic_load(&settle_wanted) && settle_since < 0) settle_since = now_ms();
     int child_wrote = 0;
     if (n > 2 && (fds[2].revents & POLLIN)) {
         struct uffd_msg msgs[16];
@@ -179,6 +184,7 @@ void _mg_fork_settle(void)
     if (!atomic_load(&_mg_fork_pending)) return;
     char b = 1;
     pthread_mutex_lock(&settle_mu);
+    atomic_store(&settle_wanted, 1);
     if (atomic_load(&_mg_fork_pending)) (void)write(kick[1], &b, 1);
     while (atomic_load(&_mg_fork_pending)) pthread_cond_wait(&settled, &settle_mu);
     pthread_mutex_unlock(&settle_mu);
@@ -290,6 +296,7 @@ static void prepare(void)
         }
         if (lazy) {
             atomic_store(&expect_child, 1);
+            atomic_store(&forking, 1);
             atomic_store(&_mg_fork_pending, 1);
         }
     }
@@ -304,7 +311,7 @@ static void parent(void)
          * gate hangs up at once). The handler starts watching it. */
         close(gate_pipe[1]);
         gate = gate_pipe[0];
-        hold_since = settle_since = -1;
+        atomic_store(&forking, 0);
         char b = 1;
         (void)write(kick[1], &b, 1);
     }
@@ -328,6 +335,9 @@ static void child(void)
     /* The parent's watching is not ours. */
     atomic_store(&_mg_fork_pending, 0);
     atomic_store(&expect_child, 0);
+    atomic_store(&forking, 0);
+    atomic_store(&settle_wanted, 0);
+    hold_since = settle_since = -1;
     if (gate >= 0) close(gate);
     if (kick[0] >= 0) { close(kick[0]); close(kick[1]); }
     gate = kick[0] = kick[1] = child_uffd = -1;
