@@ -91,6 +91,7 @@ static void settle_done(void)
     hold_since = settle_since = -1;
     pthread_mutex_lock(&settle_mu);
     atomic_store(&settle_wanted, 0);
+    atomic_store(&expect_child, 0);
     atomic_store(&_mg_fork_pending, 0);
     pthread_cond_broadcast(&settled);
     pthread_mutex_unlock(&settle_mu);
@@ -288,16 +289,21 @@ static void prepare(void)
         /* The child's knock page lies inside the protected range. */
         token = _mg_slots_bump_offset();
         lazy = _mg_arena_grow(token + _mg_arena.page) == 0 && pipe2(gate_pipe, O_CLOEXEC) == 0;
+    }
+    if (lazy) {
         protected_size = atomic_load(&_mg_arena.file_size);
-        if (lazy && _mg_uffd_protect(0, protected_size, 1) != 0) {
+        /* Pending before protecting: a write by another thread that stops on the protection from
+         * now on is held, never waved through. */
+        atomic_store(&expect_child, 1);
+        atomic_store(&forking, 1);
+        atomic_store(&_mg_fork_pending, 1);
+        if (_mg_uffd_protect(0, protected_size, 1) != 0) {
+            (void)_mg_uffd_protect(0, protected_size, 0); /* whatever part took; wakes the held */
             close(gate_pipe[0]);
             close(gate_pipe[1]);
+            atomic_store(&forking, 0);
+            settle_done();
             lazy = 0;
-        }
-        if (lazy) {
-            atomic_store(&expect_child, 1);
-            atomic_store(&forking, 1);
-            atomic_store(&_mg_fork_pending, 1);
         }
     }
     if (!lazy) child_fd = _mg_arena_clone_file();

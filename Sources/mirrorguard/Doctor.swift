@@ -89,9 +89,11 @@ enum Probe {
         rows.append(
             ProbeRow(
                 feature: "userfaultfd write-protect on shmem", available: yesNo(wp, uffd.ok ? nil : "no userfaultfd"),
-                use: snapshots
-                    ? "available to snapshots for tracking first writes"
-                    : "not used by this build: stray writes trap on the read-only view"))
+                use: !snapshots
+                    ? "not used by this build: stray writes trap on the read-only view"
+                    : wp
+                        ? "snapshots copy a page at its first write; forks from 1,000 live objects copy nothing until the child needs it (fork=lazy)"
+                        : "absent: snapshots copy the live heap when taken (snapshot=copy), forks copy the heap (fork=copy)"))
         rows.append(
             ProbeRow(
                 feature: "protection keys (pkey_alloc)", available: yesNo(pkeys.ok, pkeys.detail),
