@@ -25,6 +25,9 @@ __attribute__((constructor)) static void mg_preload_start(void)
  * glibc's own fork-time locking, which is decided before the handlers run. */
 MG_EXPORT pid_t fork(void)
 {
-    if (_mg_started() && _mg_fork_wants_lazy()) (void)_mg_uffd_start();
+    if (_mg_started() && _mg_fork_wants_lazy()) {
+        _mg_fork_own_heap(); /* a pending child first takes its heap: its view is still the parent's to watch */
+        (void)_mg_uffd_start();
+    }
     return __fork();
 }
