@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,25 +162,50 @@ static void report_bad_free(enum mg_free_status status, uintptr_t p, uint32_t sl
     if (_mg_opt.on_error == MG_ON_ERROR_ABORT) _mg_report_abort();
 }
 
-/* A lazy fork in progress (fork.c): the parent waits until the child no longer shares the file.
- * (A child's frees are deferred in slots.c; its allocations reach the arena only once it has
- * taken the file for itself.) */
-static inline void fork_gate(void)
+/* Allocation and free calls are counted while they run. A lazy fork (fork.c) closes the gate
+ * (pending), waits for the calls in flight to finish, and only then protects the arena; a call
+ * that finds the gate closed waits until the child no longer shares the file. Sequentially
+ * consistent: a call sees the gate closed, or the fork sees the call. (A child's frees are
+ * deferred in slots.c; its allocations reach the arena only once it owns the file.) */
+static _Atomic long ops_in_flight;
+static MG_TLS long my_ops;
+
+static inline void op_begin(void)
 {
-    if (MG_UNLIKELY(atomic_load_explicit(&_mg_fork_pending, memory_order_relaxed))) _mg_fork_settle();
+    for (;;) {
+        atomic_fetch_add(&ops_in_flight, 1);
+        if (MG_LIKELY(!atomic_load(&_mg_fork_pending))) break;
+        atomic_fetch_sub(&ops_in_flight, 1);
+        _mg_fork_settle();
+    }
+    my_ops++;
+}
+
+static inline void op_end(void)
+{
+    my_ops--;
+    atomic_fetch_sub(&ops_in_flight, 1);
+}
+
+int _mg_api_wait_ops(void)
+{
+    if (my_ops) return -1; /* fork() from a signal handler inside an allocation call */
+    while (atomic_load(&ops_in_flight) > 0) sched_yield();
+    return 0;
 }
 
 void *_mg_allocate(size_t size, size_t align, enum mg_family family, enum mg_view view, int zero, uintptr_t ra)
 {
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
-    fork_gate();
     if (MG_UNLIKELY(_mg_fork_child_pending)) _mg_fork_own_heap();
     /* The option is read only now: on the first call, start-up has just parsed it. */
     if (align < (size_t)_mg_opt.alignment) align = (size_t)_mg_opt.alignment;
     uint64_t off;
+    op_begin();
     int err = _mg_slot_alloc(size, align, family, view, _mg_stack_capture(ra), &off);
+    if (!err && !zero && _mg_opt.fill >= 0) memset((void *)_mg_addr(off, MG_VIEW_RW), _mg_opt.fill, size);
+    op_end();
     if (err) { errno = err; return NULL; }
-    if (!zero && _mg_opt.fill >= 0) memset((void *)_mg_addr(off, MG_VIEW_RW), _mg_opt.fill, size);
     return (void *)_mg_addr(off, view);
 }
 
@@ -187,15 +213,20 @@ void _mg_deallocate(const void *p, enum mg_family family, uintptr_t ra)
 {
     if (!p) return;
     int saved = errno; /* free() leaves errno alone (glibc 2.33+ promises it) */
-    fork_gate();
     uint32_t stack = _mg_stack_capture(ra);
     int64_t off = _mg_offset_of((uintptr_t)p, NULL);
     uint32_t slot_id = 0;
+    op_begin();
     enum mg_free_status st = off < 0 ? MG_FREE_INVALID : _mg_slot_free((uint64_t)off, family, stack, &slot_id);
+    op_end();
     if (st != MG_FREE_OK) {
         report_bad_free(st, (uintptr_t)p, slot_id, stack, family);
         /* Continue mode: a mismatched free still frees, as the program meant to. */
-        if (st == MG_FREE_MISMATCH) (void)_mg_slot_free((uint64_t)off, MG_FAMILY_ANY, stack, &slot_id);
+        if (st == MG_FREE_MISMATCH) {
+            op_begin();
+            (void)_mg_slot_free((uint64_t)off, MG_FAMILY_ANY, stack, &slot_id);
+            op_end();
+        }
     }
     errno = saved;
 }
@@ -214,6 +245,7 @@ static MG_TLS unsigned write_depth;
 /* A fork child has one thread: a write section another thread held at the fork is gone. */
 void _mg_api_after_fork_child(void)
 {
+    atomic_store(&ops_in_flight, my_ops); /* the other threads' calls are not in the child */
     pthread_mutex_init(&write_lock, NULL);
     if (write_depth > 0) pthread_mutex_lock(&write_lock);
 }

@@ -164,12 +164,7 @@ void _mg_follow_start(int uffd)
 {
     fault_fd = uffd;
     if (pthread_key_create(&exit_key, forget) == 0) atomic_store(&key_ready, 1);
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, watchdog, NULL) != 0) watchdog_missing = 1;
-    pthread_attr_destroy(&attr);
+    if (_mg_thread_start(watchdog, NULL) != 0) watchdog_missing = 1;
 }
 
 void _mg_follow_enter(void)

@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -276,27 +277,49 @@ static int try_lazy(void)
     return _mg_uffd_running();
 }
 
+static sigset_t fork_mask;             /* the forking thread's signal mask, prepare → parent/child */
+static int masked;
+
 static void prepare(void)
 {
     if (!_mg_ready()) return;
+    /* No signal handler of the program may run in the forking thread until the fork is done: one
+     * that wrote to the heap would wait on the protection, and the fork with it. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &fork_mask);
+    masked = 1;
     _mg_fork_own_heap();              /* a pending child forking: its heap first */
     pthread_mutex_lock(&fork_lock);
     _mg_fork_settle();                /* one pending child at a time */
     lazy = try_lazy();
+    if (lazy) {
+        /* Close the gate (new allocation calls wait), then let the calls in flight finish: none
+         * may be half-way through changing the file when it is protected. Pending before
+         * protecting, too: a write by another thread that stops on the protection is held,
+         * never waved through. */
+        atomic_store(&forking, 1);
+        atomic_store(&_mg_fork_pending, 1);
+        if (_mg_api_wait_ops() != 0) {
+            atomic_store(&forking, 0);
+            settle_done();
+            lazy = 0;
+        }
+    }
     _mg_slots_lock();
     _mg_stacks_lock();
     if (lazy) {
         /* The child's knock page lies inside the protected range. */
         token = _mg_slots_bump_offset();
-        lazy = _mg_arena_grow(token + _mg_arena.page) == 0 && pipe2(gate_pipe, O_CLOEXEC) == 0;
+        if (_mg_arena_grow(token + _mg_arena.page) != 0 || pipe2(gate_pipe, O_CLOEXEC) != 0) {
+            atomic_store(&forking, 0);
+            settle_done();
+            lazy = 0;
+        }
     }
     if (lazy) {
         protected_size = atomic_load(&_mg_arena.file_size);
-        /* Pending before protecting: a write by another thread that stops on the protection from
-         * now on is held, never waved through. */
         atomic_store(&expect_child, 1);
-        atomic_store(&forking, 1);
-        atomic_store(&_mg_fork_pending, 1);
         if (_mg_uffd_protect(0, protected_size, 1) != 0) {
             (void)_mg_uffd_protect(0, protected_size, 0); /* whatever part took; wakes the held */
             close(gate_pipe[0]);
@@ -326,6 +349,7 @@ static void parent(void)
     _mg_stacks_unlock();
     _mg_slots_unlock();
     pthread_mutex_unlock(&fork_lock);
+    if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
 }
 
 static void child(void)
@@ -359,6 +383,7 @@ static void child(void)
     _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();
+    if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
 }
 
 void _mg_fork_install(void)

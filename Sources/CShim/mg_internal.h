@@ -76,6 +76,8 @@ void _mg_options_print_help(void);
 
 pid_t _mg_gettid(void);
 void _mg_forget_tid(void);   /* in a fork child */
+/* Starts a detached thread of MirrorGuard's own, with every signal blocked. 0 or errno. */
+int _mg_thread_start(void *(*fn)(void *), void *arg);
 /* Writes all of buf, retrying on EINTR and short writes; async-signal-safe. */
 void _mg_write_all(int fd, const char *buf, size_t len);
 /* Writes a NUL-terminated line to stderr, prefixed with "MirrorGuard: ". */
@@ -372,6 +374,8 @@ void _mg_stacks_unlock(void);
  * as it was at the fork; allocation calls wait for that to settle. */
 extern _Atomic int _mg_fork_pending;
 void _mg_fork_settle(void);
+/* Waits until no allocation or free call is running (api.c); -1 if this thread is inside one. */
+int _mg_api_wait_ops(void);
 /* Whether the next fork should be lazy (the option, and the heap's size for auto). */
 int _mg_fork_wants_lazy(void);
 /* In the child: nonzero until it has the file to itself; its allocations come from a private

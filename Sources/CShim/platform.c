@@ -5,6 +5,7 @@
  * handler and start-up inside the first malloc can all use it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -34,6 +35,24 @@ pid_t _mg_gettid(void)
 void _mg_forget_tid(void)
 {
     cached_tid = 0;
+}
+
+/* MirrorGuard's own threads (the snapshot handler, its watchdog, the changes_signal retaker)
+ * block every signal: a signal meant for the program must run its handler on a program thread,
+ * never on one that the program's heap writes may be waiting for. Normal context. */
+int _mg_thread_start(void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 void _mg_write_all(int fd, const char *buf, size_t len)

@@ -77,6 +77,21 @@ static int method;
 static int uffd = -1;
 _Atomic int _mg_snapshots_active;
 
+/* Program threads hold the snapshot lock (and the fork lock) with every signal blocked: a signal
+ * handler that wrote to the heap meanwhile would wait for the handler thread, which would wait
+ * for the lock. The handler thread blocks every signal anyway. */
+static void quiet(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+static void loud(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static size_t pages_of(size_t bytes) { return (bytes + _mg_arena.page - 1) >> _mg_arena.page_shift; }
 
 static int has_copy(const struct mg_snapshot *s, size_t page)
@@ -172,12 +187,7 @@ static int start_uffd(void)
     }
     uffd = fd;
     _mg_follow_start(fd);
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int err = pthread_create(&t, &attr, handler, (void *)(intptr_t)fd);
-    pthread_attr_destroy(&attr);
+    int err = _mg_thread_start(handler, (void *)(intptr_t)fd);
     if (err) {
         close(fd);
         uffd = -1;
@@ -188,9 +198,12 @@ static int start_uffd(void)
 
 int _mg_uffd_start(void)
 {
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&lock);
     int err = start_uffd();
     pthread_mutex_unlock(&lock);
+    loud(&old);
     return err;
 }
 
@@ -244,10 +257,13 @@ MG_EXPORT mg_snapshot_t *mg_snapshot_take(void)
     if (!_mg_ready()) { errno = ENOMEM; return NULL; }
     _mg_late_start();
     /* Not while a lazily forked child still shares the heap (fork.c): that settles first. */
+    sigset_t old;
+    quiet(&old);
     _mg_fork_lock();
     mg_snapshot_t *s = take();
     int err = errno;
     _mg_fork_unlock();
+    loud(&old);
     errno = err;
     return s;
 }
@@ -306,6 +322,8 @@ static mg_snapshot_t *take(void)
 MG_EXPORT void mg_snapshot_release(mg_snapshot_t *s)
 {
     if (!s) return;
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&lock);
     for (int i = 0; i < nlive; i++) {
         if (live[i] != s) continue;
@@ -319,6 +337,7 @@ MG_EXPORT void mg_snapshot_release(mg_snapshot_t *s)
         break;
     }
     pthread_mutex_unlock(&lock);
+    loud(&old);
 }
 
 /* The slot id of p's object in snapshot s, and its offset, or 0. */
@@ -396,6 +415,8 @@ MG_EXPORT size_t mg_snapshot_changes(const mg_snapshot_t *s, const mg_snapshot_t
 {
     if (!s) return 0;
     struct emitter e = {out, out ? max : 0, 0};
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&lock);
     uint32_t now_count = _mg_slots_count();
     uint32_t n = later ? later->nslots : now_count;
@@ -415,16 +436,20 @@ MG_EXPORT size_t mg_snapshot_changes(const mg_snapshot_t *s, const mg_snapshot_t
         if (same) diff_object(&e, s, later, before.user, before.size);
     }
     pthread_mutex_unlock(&lock);
+    loud(&old);
     return e.count;
 }
 
 MG_EXPORT const char *mg_snapshot_method(void)
 {
     if (!_mg_ready()) return "none";
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&lock);
     choose_method();
     int m = method;
     pthread_mutex_unlock(&lock);
+    loud(&old);
     return m == METHOD_UFFD ? "userfaultfd" : "copy";
 }
 
@@ -471,17 +496,20 @@ static void changes_at_exit(void)
     title[tn] = 0;
 #undef ADD
     if (in_fork_child) return;
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&baseline_lock);
     mg_snapshot_t *s = baseline;
     if (!s) {
         pthread_mutex_unlock(&baseline_lock);
+        loud(&old);
         if (_mg_opt.changes_signal) _mg_warn2(title, ": no snapshot was taken (the signal never arrived)");
         return;
     }
     size_t n = mg_snapshot_changes(s, NULL, NULL, 0);
     size_t bytes = n * sizeof(mg_change_t) + (n + 1) * sizeof(struct mg_site);
     mg_change_t *changes = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (changes == MAP_FAILED) { pthread_mutex_unlock(&baseline_lock); return; }
+    if (changes == MAP_FAILED) { pthread_mutex_unlock(&baseline_lock); loud(&old); return; }
     struct mg_site *sites = (struct mg_site *)(changes + n);
     n = mg_snapshot_changes(s, NULL, changes, n);
     size_t nsites = 0;
@@ -500,6 +528,7 @@ static void changes_at_exit(void)
         else sites[k].freed++;
     }
     pthread_mutex_unlock(&baseline_lock);
+    loud(&old);
     _mg_report_sites(title, sites, nsites);
     munmap(changes, bytes);
 }
@@ -520,11 +549,8 @@ static void retake(void)
 static void *retaker(void *arg)
 {
     (void)arg;
-    /* Never the thread the signal lands on: its handler would wait for this very thread. */
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, _mg_opt.changes_signal);
-    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    /* Started with every signal blocked, so never the thread the signal lands on (its handler
+     * would wait for this very thread). */
     for (;;) {
         char b[16];
         ssize_t n = read(wake[0], b, sizeof b);
@@ -559,16 +585,12 @@ void _mg_snapshot_at_start(void)
         _mg_opt.changes_signal = sig = 0;
     }
     if (sig) {
-        pthread_t t;
-        pthread_attr_t attr;
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pipe2(wake, O_CLOEXEC) != 0 || pthread_create(&t, &attr, retaker, NULL) != 0 ||
+        if (pipe2(wake, O_CLOEXEC) != 0 || _mg_thread_start(retaker, NULL) != 0 ||
             _mg_real_sigaction(sig, &sa, NULL) != 0) {
             _mg_warn("changes_signal: cannot set up the signal handler; no snapshot will be taken");
         }
@@ -577,7 +599,6 @@ void _mg_snapshot_at_start(void)
         sigemptyset(&unblock);
         sigaddset(&unblock, sig);
         pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
-        pthread_attr_destroy(&attr);
         atexit(changes_at_exit);
         return;
     }
@@ -588,9 +609,12 @@ void _mg_snapshot_at_start(void)
 
 void _mg_snapshot_preserve(uint64_t off, size_t len)
 {
+    sigset_t old;
+    quiet(&old);
     pthread_mutex_lock(&lock);
     for (size_t page = off >> _mg_arena.page_shift; page < pages_of(off + len); page++) preserve_page(page);
     pthread_mutex_unlock(&lock);
+    loud(&old);
 }
 
 void _mg_snapshot_unprotect(uint64_t off, size_t len)
