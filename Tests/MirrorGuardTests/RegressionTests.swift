@@ -1,6 +1,7 @@
 // RegressionTests.swift — bugs a review found, each pinned by a fixture: handler chaining that
 // honours SA_RESETHAND, continue-mode deduplication that keeps kinds apart, fork while another
-// thread holds a write section, and a use after free racing with the reuse of its slot.
+// thread holds a write section, a use after free racing with the reuse of its slot, and signal
+// handlers that write the heap while it is write-protected.
 import Foundation
 import Testing
 
@@ -35,5 +36,16 @@ struct RegressionTests {
         let r = runFixture("vma_exhaustion", options: "guard=mprotect:quarantine_mb=0")
         #expect(r.stdout == "ran out: yes\n", "\(r.stdout)")
         expectReport(r, kind: "heap-buffer-overflow", in: "overflow_after_exhaustion")
+    }
+
+    @Test("a signal handler writing the heap while it is write-protected (lazy forks, snapshots) neither deadlocks nor loses the write",
+          arguments: ["fork", "snapshot"])
+    func signalHandlerWritesProtectedHeap(what: String) {
+        // Run through timeout: before the fix, this hung for ever.
+        let bin = Pkg.fixture("signal_heap_writes", linked: true)
+        let r = run("/usr/bin/timeout", ["-s", "KILL", "60", bin, what], env: ["MIRRORGUARD_OPTIONS": "fork=lazy"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "200 \(what == "fork" ? "forks" : "snapshots"), the handler ran and wrote\n")
+        #expect(Report.all(in: r.stderr).isEmpty, "\(r.stderr)")
     }
 }
