@@ -96,6 +96,7 @@ static void summary(void)
 static _Atomic pid_t step_owner;
 static MG_TLS uintptr_t stepped_pages[8];
 static MG_TLS int stepped_count;
+static MG_TLS int step_trap_masked;  /* SIGTRAP was blocked: unblocked for the step (see rebase.c) */
 static struct sigaction chained_trap;
 static int method = MG_CONTINUE_REBASE;
 static int trap_ours;   /* our SIGTRAP handler is in */
@@ -133,6 +134,8 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
     for (int i = 0; i < stepped_count; i++) (void)mprotect((void *)stepped_pages[i], _mg_arena.page, PROT_READ);
     stepped_count = 0;
     uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+    if (step_trap_masked) sigaddset(&uc->uc_sigmask, SIGTRAP);
+    step_trap_masked = 0;
     step_unlock();
     errno = saved;
 }
@@ -149,6 +152,10 @@ static int step_stray_write(uintptr_t page, ucontext_t *uc)
     }
     stepped_pages[stepped_count++] = page;
     uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
+    if (sigismember(&uc->uc_sigmask, SIGTRAP) == 1) {
+        sigdelset(&uc->uc_sigmask, SIGTRAP);
+        step_trap_masked = 1;
+    }
     return 0;
 }
 

@@ -29,6 +29,7 @@
  * Each thread keeps a short stack of moved registers, so a program's signal handler that makes
  * a stray write of its own while another is pending is stepped and undone in turn.
  */
+#include <signal.h>
 #include <sys/ucontext.h>
 
 #include "mg_internal.h"
@@ -42,6 +43,7 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 struct pending {
     int8_t reg;          /* hardware number of the register moved */
     uint8_t had_tf;      /* the program's own trap flag, to leave as it was */
+    uint8_t trap_masked; /* the thread blocked SIGTRAP: unblocked for the step, blocked again after */
     greg_t moved;        /* its value while moved: how the trap knows it is ours */
 };
 #define DEPTH 4
@@ -144,7 +146,12 @@ int _mg_rebase_step(void *ucv, uintptr_t fault_addr)
     if (reg < 0) return -1;
 
     greg_t moved = g[_mg_greg_of[reg]] + (greg_t)_mg_arena.reserve;
-    stack[depth++] = (struct pending){.reg = (int8_t)reg, .had_tf = (g[REG_EFL] & TRAP_FLAG) != 0, .moved = moved};
+    /* A single-step trap that finds SIGTRAP blocked kills the process: the mask the thread
+     * returns to lets it through for this one instruction. */
+    int masked = sigismember(&uc->uc_sigmask, SIGTRAP) == 1;
+    if (masked) sigdelset(&uc->uc_sigmask, SIGTRAP);
+    stack[depth++] = (struct pending){.reg = (int8_t)reg, .had_tf = (g[REG_EFL] & TRAP_FLAG) != 0,
+                                      .trap_masked = (uint8_t)masked, .moved = moved};
     g[_mg_greg_of[reg]] = moved;
     g[REG_EFL] |= TRAP_FLAG;
     return 0;
@@ -167,6 +174,7 @@ int _mg_rebase_finish(void *ucv)
     if (i < 0) return 0;
     g[_mg_greg_of[stack[i].reg]] -= (greg_t)_mg_arena.reserve;
     if (!stack[i].had_tf) g[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+    if (stack[i].trap_masked) sigaddset(&uc->uc_sigmask, SIGTRAP);
     depth = i; /* newer entries were left behind by a handler that jumped away */
     return 1;
 }

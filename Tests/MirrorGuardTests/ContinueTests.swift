@@ -86,6 +86,15 @@ struct ContinueTests {
         #expect(Report.all(in: r.stderr).first?.frames.first == "add_self", "\(r.stderr)")
     }
 
+    @Test("a thread that blocks SIGTRAP: the single steps neither kill it nor change its mask",
+          arguments: ["rebase", "step"])
+    func trapBlocked(method: String) {
+        let r = runFixture("continue_masked", linked: true, options: "on_error=continue:continue_method=\(method)")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "value 100, SIGTRAP still blocked: yes\n", "\(r.stderr)")
+        #expect(Report.all(in: r.stderr).map(\.kind) == ["stray-write"])
+    }
+
     @Test("one store that is both a stray write and an overflow: both reported at the program's address, and the store completes")
     func straddle() {
         let r = runFixture("continue_straddle", linked: true, options: "on_error=continue")
