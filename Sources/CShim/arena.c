@@ -190,13 +190,13 @@ int _mg_arena_guard(uint64_t off, size_t len, int on)
     return 0;
 }
 
-/* Removes the guards of many ranges at once: with process_madvise(2) on our own process, one
- * call per view per 256 ranges; one madvise per range where that is refused. 0 or errno. */
-int _mg_arena_unguard_many(const uint64_t *off, const size_t *len, size_t n)
+/* Guards many ranges at once: with process_madvise(2) on our own process, one call per view
+ * per 256 ranges; one madvise per range where that is refused. 0 or errno. */
+int _mg_arena_guard_many(const uint64_t *off, const size_t *len, size_t n)
 {
     if (!_mg_arena.guard_madvise) {
         for (size_t i = 0; i < n; i++) {
-            int err = _mg_arena_guard(off[i], len[i], 0);
+            int err = _mg_arena_guard(off[i], len[i], 1);
             if (err) return err;
         }
         return 0;
@@ -204,18 +204,17 @@ int _mg_arena_unguard_many(const uint64_t *off, const size_t *len, size_t n)
     int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     for (size_t done = 0; done < n;) {
         struct iovec ro[256], rw[256];
-        size_t k = 0;
+        size_t k = 0, bytes = 0;
         for (; k < 256 && done + k < n; k++) {
             ro[k] = (struct iovec){(void *)(_mg_arena.ro + off[done + k]), len[done + k]};
             rw[k] = (struct iovec){(void *)(_mg_arena.rw + off[done + k]), len[done + k]};
+            bytes += len[done + k];
         }
-        size_t bytes = 0;
-        for (size_t i = 0; i < k; i++) bytes += ro[i].iov_len;
-        if (pidfd < 0 || syscall(SYS_process_madvise, pidfd, ro, k, MADV_GUARD_REMOVE, 0) != (long)bytes ||
-            syscall(SYS_process_madvise, pidfd, rw, k, MADV_GUARD_REMOVE, 0) != (long)bytes) {
+        if (pidfd < 0 || syscall(SYS_process_madvise, pidfd, ro, k, MADV_GUARD_INSTALL, 0) != (long)bytes ||
+            syscall(SYS_process_madvise, pidfd, rw, k, MADV_GUARD_INSTALL, 0) != (long)bytes) {
             for (size_t i = 0; i < k; i++) {
-                if (madvise(ro[i].iov_base, ro[i].iov_len, MADV_GUARD_REMOVE) != 0 ||
-                    madvise(rw[i].iov_base, rw[i].iov_len, MADV_GUARD_REMOVE) != 0) {
+                if (madvise(ro[i].iov_base, ro[i].iov_len, MADV_GUARD_INSTALL) != 0 ||
+                    madvise(rw[i].iov_base, rw[i].iov_len, MADV_GUARD_INSTALL) != 0) {
                     int err = errno;
                     if (pidfd >= 0) close(pidfd);
                     return err;

@@ -124,7 +124,7 @@ static void step_lock(void)
 static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
-    if (_mg_rebase_finish(ucv)) return;
+    if (_mg_rebase_finish(ucv, si->si_code == TRAP_TRACE)) return;
     if (stepped_count == 0) {
         /* Not ours: a debugger's or the program's breakpoint. */
         _mg_chain_to(&chained_trap, sig, si, ucv);

@@ -139,7 +139,17 @@ static void *watchdog(void *arg)
     unsigned long last = 0;
     int on = -1;
     for (;;) {
-        while (!atomic_load(&burst)) syscall(SYS_futex, &burst, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+        /* Quiet: look every 100 ms anyway. The handler wakes this thread when it handles a fault,
+         * but a handler starved from the start of a burst handles none. */
+        while (!atomic_load(&burst)) {
+            struct timespec quiet = {0, 100 * 1000 * 1000};
+            struct pollfd p = {.fd = fault_fd, .events = POLLIN};
+            syscall(SYS_futex, &burst, FUTEX_WAIT_PRIVATE, 0, &quiet, NULL, 0);
+            if (!atomic_load(&burst) && can_idle && atomic_load(&idle_policy) && poll(&p, 1, 0) == 1) {
+                atomic_store(&burst, 1); /* faults wait and nobody handles them: watch closely */
+                atomic_store(&last_fault_ms, now_ms());
+            }
+        }
         /* On the handler's CPU: ticking on the other one would make that CPU's idle balancing
          * pull the writer away from the handler. */
         int hc = atomic_load(&handler_cpu);

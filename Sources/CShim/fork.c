@@ -4,8 +4,8 @@
  * The arena is a MAP_SHARED file, so after a plain fork() parent and child would share every
  * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
- * Lazy (fork=lazy; fork=auto picks it from 1,000 live objects up, where userfaultfd allows it,
- * since copying a smaller heap is cheaper than the round trips below). Most children exec or exit soon
+ * Lazy (fork=lazy; fork=auto picks it in a process with threads, or from 1,000 live objects
+ * up, where userfaultfd allows it). Most children exec or exit soon
  * and never write to the heap they inherited, so nothing is copied at the fork. Instead:
  *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
  *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
@@ -52,6 +52,14 @@
 
 #include "mg_internal.h"
 #include "symbols.h"
+
+/* glibc's list of FILEs. Its fork takes this lock after the atfork handlers have run, and a
+ * thread flushing every stream holds it while it writes FILE objects (which live in the heap):
+ * a lazy fork takes it first, so that no thread holds it while it waits on the protected heap. */
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+extern void _IO_list_resetlock(void);
+extern char __libc_single_threaded __attribute__((weak)); /* glibc 2.32+ */
 
 #pragma GCC visibility push(hidden)
 
@@ -130,6 +138,15 @@ static void move(void)
     settle_done();
 }
 
+/* Does the child's address space still exist? Protecting one page again through its
+ * userfaultfd is harmless, and fails with ESRCH once its memory is gone. */
+static int child_alive(void)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = _mg_arena.page},
+                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    return ioctl(child_uffd, UFFDIO_WRITEPROTECT, &wp) == 0 || errno != ESRCH;
+}
+
 int _mg_fork_watch(struct pollfd *fds, int *timeout)
 {
     if (!atomic_load(&_mg_fork_pending)) return 0;
@@ -154,7 +171,13 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
         while (read(kick[0], buf, sizeof buf) > 0) {}
     }
     if (atomic_load(&forking) || n < 2) return; /* nothing to decide before parent() */
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) { finish(); return; }  /* exec or exit */
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        /* The gate closes at exec and exit, but also when the child closes its descriptors
+         * (closefrom): only a child whose memory is gone (the ioctl says ESRCH) is done. */
+        if (child_uffd >= 0 && child_alive()) move();
+        else finish();
+        return;
+    }
     if (atomic_load(&settle_wanted) && settle_since < 0) settle_since = now_ms();
     int child_wrote = 0;
     if (n > 2 && (fds[2].revents & POLLIN)) {
@@ -233,39 +256,53 @@ void _mg_fork_own_heap(void)
 /* The child's allocations while pending: bump-allocated from a private mapping, never freed,
  * sized in the 16 bytes before each block (like the bootstrap arena). */
 #define FORK_REGION ((size_t)1 << 30)
-static uintptr_t region;
-static size_t region_used;
+static _Atomic uintptr_t region;
+static _Atomic size_t region_used;
 
 void *_mg_fork_alloc(size_t size, size_t align)
 {
-    if (!region) {
+    uintptr_t base = atomic_load(&region);
+    if (!base) {
+        /* The child may have started threads: one mapping wins, the others are dropped. */
         void *m = mmap(NULL, FORK_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) { _mg_fork_own_heap(); return NULL; }
-        region = (uintptr_t)m;
-        _mg_leaks_exclude(m, FORK_REGION);
+        uintptr_t none = 0;
+        if (atomic_compare_exchange_strong(&region, &none, (uintptr_t)m)) _mg_leaks_exclude(m, FORK_REGION);
+        else munmap(m, FORK_REGION);
+        base = atomic_load(&region);
     }
     if (align < 16) align = 16;
     if (size > FORK_REGION / 4 || align > FORK_REGION / 4) { _mg_fork_own_heap(); return NULL; }
-    uintptr_t p = (region + region_used + 16 + align - 1) & ~(uintptr_t)(align - 1);
-    if (p + size > region + FORK_REGION) { _mg_fork_own_heap(); return NULL; } /* the arena again */
-    region_used = p + size - region;
+    size_t used = atomic_load(&region_used), end;
+    uintptr_t p;
+    do {
+        p = (base + used + 16 + align - 1) & ~(uintptr_t)(align - 1);
+        end = p + size - base;
+        if (end > FORK_REGION) { _mg_fork_own_heap(); return NULL; } /* the arena again */
+    } while (!atomic_compare_exchange_weak(&region_used, &used, end));
     ((size_t *)p)[-1] = size;
     return (void *)p;
 }
 
 int _mg_fork_owns(const void *p)
 {
-    return region && (uintptr_t)p - region < FORK_REGION;
+    uintptr_t base = atomic_load_explicit(&region, memory_order_relaxed);
+    return base && (uintptr_t)p - base < FORK_REGION;
 }
 
 /* ---- The atfork handlers ------------------------------------------------------------------ */
 
-/* auto: a copy costs a few microseconds per live object, the lazy way about a millisecond. */
-#define LAZY_FROM_LIVE 1000
+#define LAZY_FROM_LIVE 1000 /* below, a single-threaded process copies: cheaper than the round trips */
 
 int _mg_fork_wants_lazy(void)
 {
-    return _mg_opt.fork == MG_FORK_LAZY || (_mg_opt.fork == MG_FORK_AUTO && _mg_slots_live() >= LAZY_FROM_LIVE);
+    if (_mg_opt.fork != MG_FORK_AUTO) return _mg_opt.fork == MG_FORK_LAZY;
+    /* auto: in a process with threads, glibc's fork child resets the lock of every FILE (fopen'd
+     * ones live in the heap) before any atfork handler runs, while it still maps the parent's
+     * file; only the lazy way, which holds that write, keeps the parent's locks intact. A
+     * single-threaded process copies a small heap, which is cheaper than the round trips. */
+    int single = &__libc_single_threaded ? __libc_single_threaded : 0;
+    return !single || _mg_slots_live() >= LAZY_FROM_LIVE;
 }
 
 static int try_lazy(void)
@@ -278,7 +315,8 @@ static int try_lazy(void)
 }
 
 static sigset_t fork_mask;             /* the forking thread's signal mask, prepare → parent/child */
-static int masked;
+static int masked, list_locked;
+
 
 static void prepare(void)
 {
@@ -293,6 +331,7 @@ static void prepare(void)
     pthread_mutex_lock(&fork_lock);
     _mg_fork_settle();                /* one pending child at a time */
     lazy = try_lazy();
+    if (lazy) { _IO_list_lock(); list_locked = 1; }
     if (lazy) {
         /* Close the gate (new allocation calls wait), then let the calls in flight finish: none
          * may be half-way through changing the file when it is protected. Pending before
@@ -348,6 +387,7 @@ static void parent(void)
     child_fd = -1;
     _mg_stacks_unlock();
     _mg_slots_unlock();
+    if (list_locked) { list_locked = 0; _IO_list_unlock(); }
     pthread_mutex_unlock(&fork_lock);
     if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
 }
@@ -383,6 +423,7 @@ static void child(void)
     _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();
+    if (list_locked) { list_locked = 0; _IO_list_resetlock(); } /* one thread here: reset, not unlock */
     if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
 }
 

@@ -110,8 +110,8 @@ int _mg_arena_init(void);                 /* 0 or errno */
 int _mg_arena_grow(size_t bytes);         /* make the file at least `bytes` long; 0 or ENOMEM; callers serialize */
 /* Guard pages [off, off+len) in both views (on=1) or make them accessible again (on=0). */
 int _mg_arena_guard(uint64_t off, size_t len, int on);
-/* Guards off many ranges at once (both views); 0 or errno. */
-int _mg_arena_unguard_many(const uint64_t *off, const size_t *len, size_t n);
+/* Guards on many ranges at once (both views); 0 or errno. */
+int _mg_arena_guard_many(const uint64_t *off, const size_t *len, size_t n);
 /* Open one page of one view after a fault (continue mode). */
 int _mg_arena_open_page(uint64_t off, enum mg_view view);
 /* Give the physical pages of [off, off+len) back to the system; they read as zero after. */
@@ -309,8 +309,9 @@ int _mg_emulate_string(void *uc, uintptr_t fault_addr);
  * flag, so the instruction itself writes through the alias; 0, or -1 if no register can be moved
  * safely (rebase.c). */
 int _mg_rebase_step(void *uc, uintptr_t fault_addr);
-/* In the SIGTRAP handler: moves the register back after that one instruction. 1 if it did. */
-int _mg_rebase_finish(void *uc);
+/* In the SIGTRAP handler: moves the register back after that one instruction. 1 if it did.
+ * single_step: the trap is a trace trap (TRAP_TRACE). */
+int _mg_rebase_finish(void *uc, int single_step);
 /* In the fault handler: is the faulting instruction one running rebased on this thread? */
 int _mg_rebase_active(const void *uc);
 /* Whether SIGTRAP is ours to use (continue.c), for rebase.c. */

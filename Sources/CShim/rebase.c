@@ -106,7 +106,11 @@ static int usable(int reg, const struct mg_insn *in, unsigned implicit, int othe
 {
     if (reg < 0 || reg == RSP || reg == other) return 0;
     if (implicit & BIT(reg)) return 0;
-    if (reg_is_gpr(in) && in->reg == reg) return 0;
+    if (reg_is_gpr(in)) {
+        if (in->reg == reg) return 0;
+        /* Without REX, byte registers 4..7 are AH, CH, DH, BH: parts of RAX..RBX. */
+        if (!in->rex && in->reg >= 4 && in->reg < 8 && in->reg - 4 == reg) return 0;
+    }
     return 1;
 }
 
@@ -165,12 +169,16 @@ static int find(const greg_t *g)
     return -1;
 }
 
-int _mg_rebase_finish(void *ucv)
+int _mg_rebase_finish(void *ucv, int single_step)
 {
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     if (depth == 0) return 0;
     int i = find(g);
+    /* A single-step trap with a register moved, which no longer holds the moved value: the
+     * instruction changed it after all (a form the checks above missed). Move it back from
+     * whatever it holds: better a wrong register than a process killed by our own trap. */
+    if (i < 0 && single_step) i = depth - 1;
     if (i < 0) return 0;
     g[_mg_greg_of[stack[i].reg]] -= (greg_t)_mg_arena.reserve;
     if (!stack[i].had_tf) g[REG_EFL] &= ~(greg_t)TRAP_FLAG;

@@ -368,22 +368,29 @@ int _mg_slots_copy_live(int fd)
     return 0;
 }
 
-/* After the views were mapped afresh (fork child), every page up to the bump pointer is guarded
- * again and the data pages of live objects opened: two calls per live object, not per slot. */
+/* After the views were mapped afresh (a fork), guards go back on: page 0, every slot's trailing
+ * guard, and the data pages of every slot not live, ranges next to each other merged. Live
+ * pages never lose access, so other threads reading them meanwhile (a parent moving to its own
+ * copy while its threads run) never fault. */
 int _mg_slots_reguard(void)
 {
-    uint64_t used = page_off(bump_page);
-    int err = _mg_arena_guard(0, used, 1);
     uint64_t off[256];
     size_t len[256], n = 0;
+    int err = 0;
+    uint64_t run = 0, run_end = page_off(1); /* page 0 starts the first run */
     for (uint32_t id = 1; !err && id < slot_count; id++) {
         const struct mg_slot *s = &slots[id];
-        if (s->state != MG_SLOT_LIVE) continue;
-        off[n] = page_off(s->first_page);
-        len[n++] = page_off(s->npages);
-        if (n == 256) { err = _mg_arena_unguard_many(off, len, n); n = 0; }
+        uint64_t data = page_off(s->first_page), guard = page_off(s->first_page + s->npages);
+        uint64_t from = s->state == MG_SLOT_LIVE ? guard : data;
+        if (from != run_end) {
+            off[n] = run;
+            len[n++] = run_end - run;
+            if (n == 256) { err = _mg_arena_guard_many(off, len, n); n = 0; }
+            run = from;
+        }
+        run_end = guard + _mg_arena.page;
     }
-    if (!err && n) err = _mg_arena_unguard_many(off, len, n);
+    if (!err) { off[n] = run; len[n++] = run_end - run; err = _mg_arena_guard_many(off, len, n); }
     return err;
 }
 

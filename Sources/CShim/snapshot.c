@@ -129,11 +129,23 @@ static void unprotect(uint64_t off, size_t len)
 /* Reads every waiting message: fork events, and write-protect faults, each of which copies its
  * page into the snapshots and then lifts the protection of that page, which wakes the writer. A
  * parent's fault while a lazily forked child is pending is held instead (fork.c wakes it). */
+/* A descriptor kept free for the fork event's new one: with the table full, the event could
+ * not be read, and the forking thread would wait for ever. */
+static int spare_fd = -1;
+
 static void serve(int fd)
 {
     struct uffd_msg msgs[16];
     ssize_t n;
-    while ((n = read(fd, msgs, sizeof msgs)) > 0) {
+    for (;;) {
+        n = read(fd, msgs, sizeof msgs);
+        if (n < 0 && errno == EMFILE && spare_fd >= 0) {
+            close(spare_fd);
+            spare_fd = -1;
+            n = read(fd, msgs, sizeof msgs);
+        }
+        if (spare_fd < 0) spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (n <= 0) break;
         for (ssize_t i = 0; i < n / (ssize_t)sizeof msgs[0]; i++) {
             const struct uffd_msg *msg = &msgs[i];
             if (msg->event == UFFD_EVENT_FORK) { _mg_fork_event((int)msg->arg.fork.ufd); continue; }
@@ -186,6 +198,7 @@ static int start_uffd(void)
         return err ? err : ENOSYS;
     }
     uffd = fd;
+    if (spare_fd < 0) spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     _mg_follow_start(fd);
     int err = _mg_thread_start(handler, (void *)(intptr_t)fd);
     if (err) {

@@ -92,7 +92,7 @@ enum Probe {
                 use: !snapshots
                     ? "not used by this build: stray writes trap on the read-only view"
                     : wp
-                        ? "snapshots copy a page at its first write; forks from 1,000 live objects copy nothing until the child needs it (fork=lazy)"
+                        ? "snapshots copy a page at its first write; forks put off their copy (fork=auto)"
                         : "absent: snapshots copy the live heap when taken (snapshot=copy), forks copy the heap (fork=copy)"))
         rows.append(
             ProbeRow(

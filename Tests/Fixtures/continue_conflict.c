@@ -1,5 +1,6 @@
 /* on_error=continue: stray writes by instructions whose address register is also their data
- * (`add [rax], rax`, `xchg [rax], rax`, `lock cmpxchg [rax], rcx` whose comparand is RAX).
+ * (`add [rax], rax`, `xchg [rax], rax`, `lock cmpxchg [rax], rcx` whose comparand is RAX,
+ * `xchg [rcx], ch` whose byte register is part of RCX).
  * Moving that register to the writable view would change what they compute, so continue mode
  * must let them through another way; each result must be what the CPU computes with the
  * program's own registers. */
@@ -20,6 +21,13 @@ __attribute__((noinline)) static long cmpxchg_self(long *p, long desired)
     return rax;
 }
 
+__attribute__((noinline)) static long xchg_high(char *p)
+{
+    long rcx = (long)p;
+    __asm__ volatile("xchgb %%ch, (%%rcx)" : "+c"(rcx) : : "memory");
+    return rcx;
+}
+
 int main(void)
 {
     long *p = mg_alloc(3 * sizeof(long));
@@ -33,6 +41,11 @@ int main(void)
     w[2] = (long)&p[2];
     cmpxchg_self(&p[2], 42);
     int ok_cmpxchg = p[2] == 42;
-    printf("add %s, xchg %s, cmpxchg %s\n", ok_add ? "ok" : "WRONG", ok_xchg ? "ok" : "WRONG", ok_cmpxchg ? "ok" : "WRONG");
+    char *b = mg_alloc(1);
+    *(char *)mg_rw(b) = 0x5a;
+    long before = (long)b, after = xchg_high(b);
+    int ok_high = *b == (char)((before >> 8) & 0xff) && after == ((before & ~0xff00L) | 0x5a00L);
+    printf("add %s, xchg %s, cmpxchg %s, high byte %s\n", ok_add ? "ok" : "WRONG", ok_xchg ? "ok" : "WRONG",
+           ok_cmpxchg ? "ok" : "WRONG", ok_high ? "ok" : "WRONG");
     return 0;
 }

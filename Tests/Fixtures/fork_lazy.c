@@ -1,4 +1,4 @@
-/* fork with a heap big enough for fork=auto to choose the lazy way (2,000 live objects), in
+/* fork (run with fork=lazy, fork=copy or the default) from a heap of 2,000 live objects, in
  * every way a child can go on; after each, the parent checks every object of its own heap.
  *   exec      the child execs /bin/true while the parent writes its heap at once
  *   syscall   the child read(2)s into an inherited heap buffer (a kernel write), then exits
@@ -7,6 +7,8 @@
  *   frees     the child frees inherited objects, allocates, reallocates, then exits
  *   nested    the child forks a grandchild that writes its heap
  *   threads   a second parent thread keeps writing the heap across the fork
+ *   childthreads  the child starts threads that all allocate, then exits
+ *   flushing  a parent thread flushes every stream (a FILE in the heap) while main forks
  * Prints one line per case and exits 0 when every check held. */
 #include <pthread.h>
 #include <stdio.h>
@@ -39,6 +41,20 @@ static void check(const char *name, int ok)
 }
 
 static volatile int stop, swept;
+static char *blocks[4][20000];
+static void *allocator(void *arg)
+{
+    long id = (long)arg;
+    for (int i = 0; i < 20000; i++) { blocks[id][i] = malloc(24); memset(blocks[id][i], (int)id + 1, 24); }
+    return NULL;
+}
+static FILE *logf;
+static void *flusher(void *arg)
+{
+    (void)arg;
+    while (!stop) { fputs("x", logf); fflush(NULL); }
+    return NULL;
+}
 static void *writer(void *arg)
 {
     (void)arg;
@@ -112,6 +128,34 @@ int main(int argc, char **argv)
     int ok = st == 0;
     for (int i = 0; i < LIVE; i++) ok &= objs[i][0] == 'c' && objs[i][47] == 't';
     check("threads", ok);
+    fill('c');
+
+    pid = fork();
+    if (pid == 0) {
+        pthread_t ts[4];
+        for (long i = 0; i < 4; i++) pthread_create(&ts[i], NULL, allocator, (void *)i);
+        for (int i = 0; i < 4; i++) pthread_join(ts[i], NULL);
+        int ok = 1;
+        for (long id = 0; id < 4; id++)
+            for (int i = 0; i < 20000; i++)
+                for (int k = 0; k < 24; k++) ok &= blocks[id][i][k] == id + 1;
+        _exit(ok ? 0 : 8);
+    }
+    check("childthreads", child_status(pid) == 0 && all('c'));
+
+    logf = fopen("/dev/null", "w");
+    stop = 0;
+    pthread_create(&t, NULL, flusher, NULL);
+    ok = 1;
+    for (int k = 0; k < 50; k++) {
+        pid = fork();
+        if (pid == 0) _exit(0);
+        ok &= child_status(pid) == 0;
+    }
+    stop = 1;
+    pthread_join(t, NULL);
+    fclose(logf);
+    check("flushing", ok && all('c'));
 
     char *after = malloc(32);
     strcpy(after, "allocating");

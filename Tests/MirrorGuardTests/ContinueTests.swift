@@ -82,7 +82,7 @@ struct ContinueTests {
     func addressRegisterIsData(method: String) {
         let r = runFixture("continue_conflict", linked: true, options: "on_error=continue:continue_method=\(method)")
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout == "add ok, xchg ok, cmpxchg ok\n", "\(r.stderr)")
+        #expect(r.stdout == "add ok, xchg ok, cmpxchg ok, high byte ok\n", "\(r.stderr)")
         #expect(Report.all(in: r.stderr).first?.frames.first == "add_self", "\(r.stderr)")
     }
 
