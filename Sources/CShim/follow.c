@@ -110,13 +110,6 @@ static int fault_fd = -1;
 static int watchdog_missing;
 static int streak_cpu = -1, streak;
 
-static long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int set_policy(pid_t tid, int idle)
 {
     struct sched_param sp = {0};
@@ -147,7 +140,7 @@ static void *watchdog(void *arg)
             syscall(SYS_futex, &burst, FUTEX_WAIT_PRIVATE, 0, &quiet, NULL, 0);
             if (!atomic_load(&burst) && can_idle && atomic_load(&idle_policy) && poll(&p, 1, 0) == 1) {
                 atomic_store(&burst, 1); /* faults wait and nobody handles them: watch closely */
-                atomic_store(&last_fault_ms, now_ms());
+                atomic_store(&last_fault_ms, _mg_now_ms());
             }
         }
         /* On the handler's CPU: ticking on the other one would make that CPU's idle balancing
@@ -162,10 +155,10 @@ static void *watchdog(void *arg)
             /* Faults waiting and none handled for a whole tick: the CPU is busy and the handler
              * starved. */
             (void)set_policy(handler_tid, 0);
-            atomic_store(&last_rescue_ms, now_ms());
+            atomic_store(&last_rescue_ms, _mg_now_ms());
         }
         last = h;
-        if (now_ms() - atomic_load(&last_fault_ms) > 50) atomic_store(&burst, 0);
+        if (_mg_now_ms() - atomic_load(&last_fault_ms) > 50) atomic_store(&burst, 0);
     }
     return NULL;
 }
@@ -194,7 +187,7 @@ void _mg_follow_fault(pid_t writer)
         streak = 0;
     } else {
         /* The writer runs elsewhere: another CPU was idle, so idle priority is safe again. */
-        if (can_idle && !atomic_load(&idle_policy) && now_ms() - atomic_load(&last_rescue_ms) > 100) (void)set_policy(0, 1);
+        if (can_idle && !atomic_load(&idle_policy) && _mg_now_ms() - atomic_load(&last_rescue_ms) > 100) (void)set_policy(0, 1);
         streak = wc == streak_cpu ? streak + 1 : 1;
         streak_cpu = wc;
         if (streak >= 2) { pin(handler_tid, wc); streak = 0; }
@@ -204,7 +197,7 @@ void _mg_follow_fault(pid_t writer)
 void _mg_follow_handled(void)
 {
     atomic_fetch_add(&handled, 1);
-    atomic_store(&last_fault_ms, now_ms());
+    atomic_store(&last_fault_ms, _mg_now_ms());
     if (can_idle && !atomic_load(&burst)) {
         atomic_store(&burst, 1);
         syscall(SYS_futex, &burst, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

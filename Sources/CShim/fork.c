@@ -75,8 +75,7 @@ static int gate = -1;                  /* read end of its gate */
 static int child_uffd = -1;            /* its userfaultfd, from the fork event */
 static _Atomic int expect_child;       /* prepare → the handler: the next fork event is it */
 static size_t protected_size;          /* [0, this) was write-protected at the fork */
-static long hold_since = -1;           /* a parent write has waited since (ms) */
-static long settle_since = -1;         /* a parent thread asked for settlement at (ms) */
+static long waiting_since = -1;        /* the first parent write held, or settle request, since (ms) */
 static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a settle request */
 static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
 static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
@@ -84,20 +83,13 @@ static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
 static unsigned long moves, finishes;  /* settlements, by kind (verbosity=2) */
 
-static long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Nobody reads the old state any more: wake every parent thread waiting for it. */
 static void settle_done(void)
 {
     if (gate >= 0) close(gate);
     if (child_uffd >= 0) close(child_uffd);
     gate = child_uffd = -1;
-    hold_since = settle_since = -1;
+    waiting_since = -1;
     pthread_mutex_lock(&settle_mu);
     atomic_store(&settle_wanted, 0);
     atomic_store(&expect_child, 0);
@@ -155,9 +147,8 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
     if (atomic_load(&forking)) return n; /* parent() kicks once the gate is known */
     fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
     if (child_uffd >= 0) fds[n++] = (struct pollfd){.fd = child_uffd, .events = POLLIN};
-    long since = hold_since >= 0 && (settle_since < 0 || hold_since < settle_since) ? hold_since : settle_since;
-    if (since >= 0) {
-        long left = since + _mg_opt.fork_wait_ms - now_ms();
+    if (waiting_since >= 0) {
+        long left = waiting_since + _mg_opt.fork_wait_ms - _mg_now_ms();
         *timeout = left < 0 ? 0 : (int)left;
     }
     return n;
@@ -178,7 +169,7 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
         else finish();
         return;
     }
-    if (atomic_load(&settle_wanted) && settle_since < 0) settle_since = now_ms();
+    if (atomic_load(&settle_wanted) && waiting_since < 0) waiting_since = _mg_now_ms();
     int child_wrote = 0;
     if (n > 2 && (fds[2].revents & POLLIN)) {
         struct uffd_msg msgs[16];
@@ -186,8 +177,7 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
         while ((got = read(child_uffd, msgs, sizeof msgs)) > 0)
             for (ssize_t i = 0; i < got / (ssize_t)sizeof msgs[0]; i++) child_wrote |= msgs[i].event == UFFD_EVENT_PAGEFAULT;
     }
-    long since = hold_since >= 0 && (settle_since < 0 || hold_since < settle_since) ? hold_since : settle_since;
-    if (child_wrote || (since >= 0 && now_ms() - since >= _mg_opt.fork_wait_ms)) move();
+    if (child_wrote || (waiting_since >= 0 && _mg_now_ms() - waiting_since >= _mg_opt.fork_wait_ms)) move();
 }
 
 void _mg_fork_event(int ufd)
@@ -200,7 +190,7 @@ void _mg_fork_event(int ufd)
 int _mg_fork_hold(void)
 {
     if (!atomic_load(&_mg_fork_pending)) return 0;
-    if (hold_since < 0) hold_since = now_ms();
+    if (waiting_since < 0) waiting_since = _mg_now_ms();
     return 1;
 }
 
@@ -323,9 +313,7 @@ static void prepare(void)
     if (!_mg_ready()) return;
     /* No signal handler of the program may run in the forking thread until the fork is done: one
      * that wrote to the heap would wait on the protection, and the fork with it. */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &fork_mask);
+    _mg_signals_block(&fork_mask);
     masked = 1;
     _mg_fork_own_heap();              /* a pending child forking: its heap first */
     pthread_mutex_lock(&fork_lock);
@@ -389,7 +377,7 @@ static void parent(void)
     _mg_slots_unlock();
     if (list_locked) { list_locked = 0; _IO_list_unlock(); }
     pthread_mutex_unlock(&fork_lock);
-    if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
+    if (masked) { masked = 0; _mg_signals_restore(&fork_mask); }
 }
 
 static void child(void)
@@ -407,7 +395,7 @@ static void child(void)
     atomic_store(&expect_child, 0);
     atomic_store(&forking, 0);
     atomic_store(&settle_wanted, 0);
-    hold_since = settle_since = -1;
+    waiting_since = -1;
     if (gate >= 0) close(gate);
     if (kick[0] >= 0) { close(kick[0]); close(kick[1]); }
     gate = kick[0] = kick[1] = child_uffd = -1;
@@ -424,7 +412,7 @@ static void child(void)
     _mg_stacks_unlock();
     _mg_slots_unlock();
     if (list_locked) { list_locked = 0; _IO_list_resetlock(); } /* one thread here: reset, not unlock */
-    if (masked) { masked = 0; pthread_sigmask(SIG_SETMASK, &fork_mask, NULL); }
+    if (masked) { masked = 0; _mg_signals_restore(&fork_mask); }
 }
 
 void _mg_fork_install(void)

@@ -76,6 +76,11 @@ void _mg_options_print_help(void);
 
 pid_t _mg_gettid(void);
 void _mg_forget_tid(void);   /* in a fork child */
+/* Blocks every signal in this thread, keeping the old mask; and puts it back. */
+void _mg_signals_block(sigset_t *old);
+void _mg_signals_restore(const sigset_t *old);
+/* CLOCK_MONOTONIC in milliseconds. */
+long _mg_now_ms(void);
 /* Starts a detached thread of MirrorGuard's own, with every signal blocked. 0 or errno. */
 int _mg_thread_start(void *(*fn)(void *), void *arg);
 /* Writes all of buf, retrying on EINTR and short writes; async-signal-safe. */

@@ -77,20 +77,11 @@ static int method;
 static int uffd = -1;
 _Atomic int _mg_snapshots_active;
 
-/* Program threads hold the snapshot lock (and the fork lock) with every signal blocked: a signal
- * handler that wrote to the heap meanwhile would wait for the handler thread, which would wait
- * for the lock. The handler thread blocks every signal anyway. */
-static void quiet(sigset_t *old)
-{
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, old);
-}
-
-static void loud(const sigset_t *old)
-{
-    pthread_sigmask(SIG_SETMASK, old, NULL);
-}
+/* Program threads hold the snapshot lock (and the fork lock) with every signal blocked
+ * (quiet/loud): a signal handler that wrote to the heap meanwhile would wait for the handler
+ * thread, which would wait for the lock. The handler thread blocks every signal anyway. */
+#define quiet _mg_signals_block
+#define loud _mg_signals_restore
 
 static size_t pages_of(size_t bytes) { return (bytes + _mg_arena.page - 1) >> _mg_arena.page_shift; }
 
@@ -120,11 +111,7 @@ static void preserve_page(size_t page)
 }
 
 /* Lifts write-protection from [off, off+len) of the writable view and wakes its writers. */
-static void unprotect(uint64_t off, size_t len)
-{
-    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw + off, .len = len}, .mode = 0};
-    (void)ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
-}
+#define unprotect(off, len) ((void)_mg_uffd_protect((off), (len), 0))
 
 /* Reads every waiting message: fork events, and write-protect faults, each of which copies its
  * page into the snapshots and then lifts the protection of that page, which wakes the writer. A
@@ -191,16 +178,17 @@ static int start_uffd(void)
     struct uffdio_api api = {.api = UFFD_API,
                              .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED |
                                          UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_FORK};
-    struct uffdio_register reg = {.range = {.start = _mg_arena.rw, .len = _mg_arena.reserve}, .mode = UFFDIO_REGISTER_MODE_WP};
-    if (ioctl(fd, UFFDIO_API, &api) != 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
-        int err = errno;
-        close(fd);
-        return err ? err : ENOSYS;
-    }
+    int err = ioctl(fd, UFFDIO_API, &api) == 0 ? 0 : errno;
     uffd = fd;
+    if (!err) err = _mg_uffd_register();
+    if (err) {
+        close(fd);
+        uffd = -1;
+        return err;
+    }
     if (spare_fd < 0) spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     _mg_follow_start(fd);
-    int err = _mg_thread_start(handler, (void *)(intptr_t)fd);
+    err = _mg_thread_start(handler, (void *)(intptr_t)fd);
     if (err) {
         close(fd);
         uffd = -1;
@@ -315,8 +303,7 @@ static mg_snapshot_t *take(void)
         }
     }
     if (!err && method == METHOD_UFFD) {
-        struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = size}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-        if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) err = errno;
+        err = _mg_uffd_protect(0, size, 1);
     }
     if (err) {
         _mg_slots_unlock();
