@@ -288,14 +288,22 @@ int _mg_arena_clone_file(void)
 }
 
 /* Maps `fd` over both views in place of the shared file (in a fork child). */
-int _mg_arena_adopt(int fd)
+int _mg_arena_adopt(int fd, int fresh)
 {
-    if (mmap((void *)_mg_arena.ro, _mg_arena.reserve, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
-        mmap((void *)_mg_arena.rw, _mg_arena.reserve, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+    /* fresh: the views are not mapped (a copy-mode fork child); nothing else may be there. */
+    int how = MAP_SHARED | (fresh ? MAP_FIXED_NOREPLACE : MAP_FIXED);
+    if (mmap((void *)_mg_arena.ro, _mg_arena.reserve, PROT_READ, how, fd, 0) == MAP_FAILED ||
+        mmap((void *)_mg_arena.rw, _mg_arena.reserve, PROT_READ | PROT_WRITE, how, fd, 0) == MAP_FAILED)
         return errno;
     close(_mg_arena.fd);
     _mg_arena.fd = fd;
     return 0;
+}
+
+/* A copy-mode fork leaves both views out of the child (on=1 in prepare, 0 after). */
+int _mg_arena_keep_from_fork(int on)
+{
+    return madvise((void *)_mg_arena.ro, 2 * _mg_arena.reserve, on ? MADV_DONTFORK : MADV_DOFORK) == 0 ? 0 : errno;
 }
 
 #pragma GCC visibility pop

@@ -125,6 +125,10 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     int saved = errno;
     ucontext_t *uc = ucv;
     uintptr_t addr = (uintptr_t)si->si_addr;
+    if (si->si_code > 0 && _mg_fork_copy_fault(addr)) {
+        errno = saved;
+        return;
+    }
     enum mg_view view;
     int64_t off = _mg_offset_of(addr, &view);
     if (off < 0 || si->si_code <= 0) {

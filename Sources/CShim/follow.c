@@ -20,6 +20,9 @@
  *   - A watchdog thread, normal priority, running only during bursts of faults, checks every
  *     millisecond that the handler is not starved by a busy CPU (faults waiting, none handled);
  *     if it is, the handler goes back to SCHED_OTHER for at least 100 ms.
+ *   - While a lazy fork is pending (fork.c) the handler stays SCHED_OTHER: the parent's writers
+ *     wait for its decision, which no fault the watchdog can see announces; starved at idle
+ *     priority on busy CPUs, one fork took seconds.
  * Without the privilege to leave SCHED_IDLE again (CAP_SYS_NICE or RLIMIT_NICE) the handler stays
  * SCHED_OTHER, pinned and following: still correct, slower.
  *
@@ -138,6 +141,7 @@ static void *watchdog(void *arg)
             struct timespec quiet = {0, 100 * 1000 * 1000};
             struct pollfd p = {.fd = fault_fd, .events = POLLIN};
             syscall(SYS_futex, &burst, FUTEX_WAIT_PRIVATE, 0, &quiet, NULL, 0);
+            if (atomic_load(&_mg_fork_pending)) _mg_follow_normal();
             if (!atomic_load(&burst) && can_idle && atomic_load(&idle_policy) && poll(&p, 1, 0) == 1) {
                 atomic_store(&burst, 1); /* faults wait and nobody handles them: watch closely */
                 atomic_store(&last_fault_ms, _mg_now_ms());
@@ -161,6 +165,17 @@ static void *watchdog(void *arg)
         if (_mg_now_ms() - atomic_load(&last_fault_ms) > 50) atomic_store(&burst, 0);
     }
     return NULL;
+}
+
+/* While a lazy fork is pending the handler decides when the parent's held writers go on, and
+ * the watchdog sees only the arena's own faults: the handler runs at normal priority. Called by
+ * the forking thread, by the handler on each turn, and by the watchdog when quiet (a handler
+ * that was just starting when the fork began). */
+void _mg_follow_normal(void)
+{
+    if (!can_idle) return;
+    atomic_store(&last_rescue_ms, _mg_now_ms());
+    if (handler_tid && atomic_load(&idle_policy)) (void)set_policy(handler_tid, 0);
 }
 
 void _mg_follow_start(int uffd)
@@ -187,7 +202,9 @@ void _mg_follow_fault(pid_t writer)
         streak = 0;
     } else {
         /* The writer runs elsewhere: another CPU was idle, so idle priority is safe again. */
-        if (can_idle && !atomic_load(&idle_policy) && _mg_now_ms() - atomic_load(&last_rescue_ms) > 100) (void)set_policy(0, 1);
+        if (can_idle && !atomic_load(&idle_policy) && !atomic_load(&_mg_fork_pending) &&
+            _mg_now_ms() - atomic_load(&last_rescue_ms) > 100)
+            (void)set_policy(0, 1);
         streak = wc == streak_cpu ? streak + 1 : 1;
         streak_cpu = wc;
         if (streak >= 2) { pin(handler_tid, wc); streak = 0; }

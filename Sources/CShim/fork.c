@@ -4,9 +4,9 @@
  * The arena is a MAP_SHARED file, so after a plain fork() parent and child would share every
  * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
- * Lazy (fork=lazy; fork=auto picks it in a process with threads, or from 1,000 live objects
- * up, where userfaultfd allows it). Most children exec or exit soon
- * and never write to the heap they inherited, so nothing is copied at the fork. Instead:
+ * Lazy (fork=lazy; fork=auto picks it from 1,000 live objects up, where userfaultfd allows
+ * it). Most children exec or exit soon and never write to the heap they inherited, so nothing
+ * is copied at the fork. Instead:
  *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
  *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
  *     faults come to the parent's handler thread through a descriptor of the child's own.
@@ -27,9 +27,12 @@
  *     (a few hundred microseconds when the child execs at once).
  *
  * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
- * the file's data into a new file while the metadata lock is held; the child maps the copy over
- * both views and re-arms its guard pages; the parent drops it. About 5 ms per 10 MiB of live
- * data, paid by every fork().
+ * the file's data into a new file while the metadata lock is held, and marks both views
+ * MADV_DONTFORK, so the child starts with no heap mapped at all; the child maps the copy at its
+ * first touch of the heap (a fault, _mg_fork_copy_fault) or in its atfork handler, whichever
+ * comes first, and re-arms its guard pages; the parent drops it. The child never writes the
+ * parent's file: glibc's fork child resets every FILE's lock before any atfork handler runs,
+ * and fopen'd FILEs live in the heap. About 5 ms per 10 MiB of live data, paid by every fork().
  *
  * Either way the copy is made while other threads of the parent may still run: the child's heap
  * can be microseconds apart from its globals where another thread was writing at that moment.
@@ -59,11 +62,13 @@
 extern void _IO_list_lock(void);
 extern void _IO_list_unlock(void);
 extern void _IO_list_resetlock(void);
-extern char __libc_single_threaded __attribute__((weak)); /* glibc 2.32+ */
 
 #pragma GCC visibility push(hidden)
 
 static int child_fd = -1;              /* copy: the child's file, between prepare and child() */
+static volatile sig_atomic_t kept_out; /* copy: the views are MADV_DONTFORK, prepare → parent/child */
+static volatile sig_atomic_t child_mapped; /* copy: the child has mapped child_fd over the views */
+static pid_t copy_parent;              /* copy: the forking process */
 static int lazy;                       /* this fork is lazy (prepare → parent/child) */
 static int gate_pipe[2] = {-1, -1};    /* this fork's gate, between prepare and parent/child */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER; /* one fork or snapshot at a time */
@@ -113,7 +118,7 @@ static void move(void)
 {
     _mg_slots_lock();
     int fd = _mg_arena_clone_file();
-    int err = fd < 0 ? ENOMEM : _mg_arena_adopt(fd);
+    int err = fd < 0 ? ENOMEM : _mg_arena_adopt(fd, 0);
     if (!err) err = _mg_uffd_register();
     if (!err) err = _mg_slots_reguard();
     _mg_slots_unlock();
@@ -282,17 +287,12 @@ int _mg_fork_owns(const void *p)
 
 /* ---- The atfork handlers ------------------------------------------------------------------ */
 
-#define LAZY_FROM_LIVE 1000 /* below, a single-threaded process copies: cheaper than the round trips */
+#define LAZY_FROM_LIVE 1000 /* below, copying a heap is cheaper than the protection's round trips */
 
 int _mg_fork_wants_lazy(void)
 {
     if (_mg_opt.fork != MG_FORK_AUTO) return _mg_opt.fork == MG_FORK_LAZY;
-    /* auto: in a process with threads, glibc's fork child resets the lock of every FILE (fopen'd
-     * ones live in the heap) before any atfork handler runs, while it still maps the parent's
-     * file; only the lazy way, which holds that write, keeps the parent's locks intact. A
-     * single-threaded process copies a small heap, which is cheaper than the round trips. */
-    int single = &__libc_single_threaded ? __libc_single_threaded : 0;
-    return !single || _mg_slots_live() >= LAZY_FROM_LIVE;
+    return _mg_slots_live() >= LAZY_FROM_LIVE;
 }
 
 static int try_lazy(void)
@@ -327,6 +327,7 @@ static void prepare(void)
          * never waved through. */
         atomic_store(&forking, 1);
         atomic_store(&_mg_fork_pending, 1);
+        _mg_follow_normal();
         if (_mg_api_wait_ops() != 0) {
             atomic_store(&forking, 0);
             settle_done();
@@ -356,7 +357,32 @@ static void prepare(void)
             lazy = 0;
         }
     }
-    if (!lazy) child_fd = _mg_arena_clone_file();
+    if (!lazy) {
+        child_fd = _mg_arena_clone_file();
+        copy_parent = getpid();
+        child_mapped = 0;
+        kept_out = child_fd >= 0 && _mg_arena_keep_from_fork(1) == 0;
+    }
+}
+
+/* The child's views, from its copy. Async-signal-safe: the fault handler may call it. */
+static int map_child_copy(void)
+{
+    if (child_mapped) return 0;
+    int err = _mg_arena_adopt(child_fd, kept_out);
+    if (!err) child_mapped = 1;
+    return err;
+}
+
+int _mg_fork_copy_fault(uintptr_t addr)
+{
+    if (!kept_out || child_mapped || addr - _mg_arena.ro >= 2 * _mg_arena.reserve || getpid() == copy_parent) return 0;
+    if (map_child_copy() != 0) {
+        static const char msg[] = "MirrorGuard: fork: could not map the child's copy of the heap\n";
+        (void)write(2, msg, sizeof msg - 1);
+        _exit(_mg_opt.exitcode);
+    }
+    return 1;
 }
 
 static void parent(void)
@@ -371,6 +397,7 @@ static void parent(void)
         char b = 1;
         (void)write(kick[1], &b, 1);
     }
+    if (kept_out) { kept_out = 0; (void)_mg_arena_keep_from_fork(0); }
     if (child_fd >= 0) close(child_fd);
     child_fd = -1;
     _mg_stacks_unlock();
@@ -403,11 +430,12 @@ static void child(void)
         close(gate_pipe[0]);
         child_gate = gate_pipe[1];
         _mg_fork_child_pending = 1;
-    } else if (child_fd < 0 || _mg_arena_adopt(child_fd) != 0 || _mg_slots_reguard() != 0) {
+    } else if (child_fd < 0 || map_child_copy() != 0 || _mg_slots_reguard() != 0) {
         _mg_warn("fork: could not give the child a private copy of the heap; the child's heap writes would reach the parent");
         _mg_die(_mg_opt.exitcode);
     }
     child_fd = -1;
+    kept_out = 0;
     _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();

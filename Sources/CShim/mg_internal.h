@@ -294,6 +294,8 @@ void _mg_follow_enter(void);
 void _mg_follow_fault(pid_t writer);
 /* After each fault is resolved. */
 void _mg_follow_handled(void);
+/* A lazy fork is pending: the handler at normal priority (follow.c). */
+void _mg_follow_normal(void);
 
 /* ---- Continue mode (continue.c) ---------------------------------------------------------- */
 
@@ -368,7 +370,8 @@ void _mg_continue_after_fork_child(void);
 int _mg_arena_clone_file(void);
 int _mg_arena_copy_range(int fd, uint64_t from, uint64_t to);
 int _mg_slots_copy_live(int fd);
-int _mg_arena_adopt(int fd);
+int _mg_arena_adopt(int fd, int fresh);
+int _mg_arena_keep_from_fork(int on);
 void _mg_slots_lock(void);
 void _mg_slots_unlock(void);
 int _mg_slots_reguard(void);
@@ -404,6 +407,8 @@ int _mg_fork_hold(void);
 void _mg_fork_lock(void);
 void _mg_fork_unlock(void);
 void _mg_fork_stats(unsigned long *finished, unsigned long *moved);
+/* A fault in a copy-mode fork child before it mapped its heap: maps it; 1 = retry the access. */
+int _mg_fork_copy_fault(uintptr_t addr);
 
 /* The arena's userfaultfd (snapshot.c), shared with fork.c: started once with its handler
  * thread; write-protect on/off, registering the writable view again after it was mapped

@@ -161,6 +161,7 @@ static void *handler(void *arg)
         struct pollfd fds[4] = {{.fd = fd, .events = POLLIN}};
         int timeout = -1;
         int n = 1 + _mg_fork_watch(fds + 1, &timeout);
+        if (n > 1) _mg_follow_normal(); /* a lazy fork is pending (follow.c) */
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) return NULL;
         if (fds[0].revents & POLLIN) serve(fd);
         _mg_fork_serve(fds + 1, n - 1);

@@ -43,7 +43,7 @@ enum Pkg {
         let cpp = FileManager.default.fileExists(atPath: fixtures.appendingPathComponent("\(name).cpp").path)
         let source = fixtures.appendingPathComponent(cpp ? "\(name).cpp" : "\(name).c").path
         let out = scratch.appendingPathComponent(
-            name + (flags.isEmpty ? "" : "-" + String(flags.joined().hashValue & 0xffffff, radix: 16))
+            name + (flags.isEmpty ? "" : "-" + String(stableHash(flags.joined()) & 0xffffff, radix: 16))
                 + (linked ? "-linked" : "")).path
         var args = ["-g", "-O0", "-fno-omit-frame-pointer", "-fno-inline", "-I", include, source, "-o", out, "-pthread"]
         args += flags
@@ -59,6 +59,11 @@ enum Pkg {
     }
 }
 
+/// FNV-1a: the same name for the same flags in every run (`hashValue` is seeded per process).
+func stableHash(_ s: String) -> UInt64 {
+    s.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+}
+
 struct ProcessResult {
     var status: Int32
     var signaled: Bool
@@ -66,9 +71,15 @@ struct ProcessResult {
     var stderr: String
 }
 
+/// How long one child may run. A child that hangs is killed with its whole process group
+/// (Foundation starts each child as the leader of its own group), so a hang fails its test with
+/// a message instead of stalling the run.
+let childTimeLimit: Double = ProcessInfo.processInfo.environment["MG_TEST_CHILD_SECONDS"].flatMap(Double.init) ?? 240
+
 /// Runs a program to completion with extra environment variables, capturing its output.
 @discardableResult
-func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) -> ProcessResult {
+func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil,
+         timeLimit: Double = childTimeLimit) -> ProcessResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -82,6 +93,14 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     p.standardError = err
     p.standardInput = inp
     do { try p.run() } catch { return ProcessResult(status: -1, signaled: false, stdout: "", stderr: "\(error)") }
+    let pid = p.processIdentifier
+    nonisolated(unsafe) var timedOut = false
+    let killer = DispatchWorkItem {
+        timedOut = true
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: killer)
     // Feed stdin and read both pipes at once, so a chatty child never blocks on a full pipe.
     let input = inp.fileHandleForWriting
     let group = DispatchGroup()
@@ -94,9 +113,16 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
+    killer.cancel()
+    var stderr = String(decoding: errData, as: UTF8.self)
+    if timedOut {
+        let line = "\(path) \(args.joined(separator: " ")) did not finish in \(Int(timeLimit)) s; killed"
+        Issue.record(Comment(rawValue: line))
+        stderr += "\n" + line + "\n"
+    }
     return ProcessResult(
         status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-        stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        stdout: String(decoding: outData, as: UTF8.self), stderr: stderr)
 }
 
 /// Runs a fixture under the preload (or linked), with MIRRORGUARD_OPTIONS.
