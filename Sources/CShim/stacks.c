@@ -11,6 +11,7 @@
  * both reserved with mmap up front and never moved, so reports and the signal handler read a
  * stack by id without a lock. Inserting takes a spinlock held for a few dozen instructions.
  */
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -61,12 +62,20 @@ static uint32_t hash_frames(const uintptr_t *f, int n)
     return (uint32_t)h | 1; /* never 0, which marks an empty entry */
 }
 
+/* Held for a few dozen instructions, except across a copying fork (milliseconds): a waiter
+ * spins briefly, then yields its CPU. */
+static void take(void)
+{
+    for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&lock, memory_order_acquire); spins++)
+        if (spins >= 100) sched_yield();
+}
+
 static uint32_t store(const uintptr_t *f, int n)
 {
     if (n <= 0 || !table) return 0;
     uint32_t h = hash_frames(f, n);
     uint32_t id = 0;
-    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) { }
+    take();
     for (uint32_t i = h & (TABLE_SIZE - 1), probes = 0; probes < 64; i = (i + 1) & (TABLE_SIZE - 1), probes++) {
         struct entry *e = &table[i];
         if (e->hash == 0) {
@@ -92,7 +101,7 @@ static uint32_t store(const uintptr_t *f, int n)
 
 void _mg_stacks_lock(void)
 {
-    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) { }
+    take();
 }
 
 void _mg_stacks_unlock(void)
