@@ -4,8 +4,8 @@
  * The arena is a MAP_SHARED file, so after a plain fork() parent and child would share every
  * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
- * Lazy (fork=lazy; fork=auto picks it from 1,000 live objects up, where userfaultfd allows
- * it). Most children exec or exit soon and never write to the heap they inherited, so nothing
+ * Lazy (fork=lazy; fork=auto picks it in a process with threads, or from 1,000 live objects
+ * up, where userfaultfd allows it). Most children exec or exit soon and never write to the heap they inherited, so nothing
  * is copied at the fork. Instead:
  *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
  *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
@@ -27,12 +27,16 @@
  *     (a few hundred microseconds when the child execs at once).
  *
  * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
- * the file's data into a new file while the metadata lock is held, and marks both views
- * MADV_DONTFORK, so the child starts with no heap mapped at all; the child maps the copy at its
- * first touch of the heap (a fault, _mg_fork_copy_fault) or in its atfork handler, whichever
- * comes first, and re-arms its guard pages; the parent drops it. The child never writes the
- * parent's file: glibc's fork child resets every FILE's lock before any atfork handler runs,
- * and fopen'd FILEs live in the heap. About 5 ms per 10 MiB of live data, paid by every fork().
+ * the file's data into a new file while the metadata lock is held; the child maps the copy over
+ * both views and re-arms its guard pages; the parent drops it. About 5 ms per 10 MiB of live
+ * data, paid by every fork(). In a process with threads glibc's fork child resets every FILE's
+ * lock before any atfork handler runs, and fopen'd FILEs live in the heap: so there both views
+ * are marked MADV_DONTFORK, the child starts with no heap mapped at all, and maps its copy at
+ * its first touch of the heap (a fault, _mg_fork_copy_fault) or in its atfork handler, whichever
+ * comes first. The forking thread's alternate signal stack moves out of the heap meanwhile. What
+ * runs in the child before MirrorGuard's handler (atfork handlers registered earlier) finds no
+ * heap: a syscall given heap memory fails with EFAULT, and a new mapping may take the heap's
+ * place (the child then exits with a message).
  *
  * Either way the copy is made while other threads of the parent may still run: the child's heap
  * can be microseconds apart from its globals where another thread was writing at that moment.
@@ -62,6 +66,8 @@
 extern void _IO_list_lock(void);
 extern void _IO_list_unlock(void);
 extern void _IO_list_resetlock(void);
+
+extern char __libc_single_threaded __attribute__((weak)); /* glibc 2.32+ */
 
 #pragma GCC visibility push(hidden)
 
@@ -287,12 +293,23 @@ int _mg_fork_owns(const void *p)
 
 /* ---- The atfork handlers ------------------------------------------------------------------ */
 
-#define LAZY_FROM_LIVE 1000 /* below, copying a heap is cheaper than the protection's round trips */
+#define LAZY_FROM_LIVE 1000 /* below, a single-threaded process copies: cheaper than the round trips */
+
+/* No thread was ever started (glibc 2.32+; unknown counts as threaded). glibc's fork child
+ * resets every FILE's lock only when the parent had threads. */
+static int single_threaded(void)
+{
+    return &__libc_single_threaded ? __libc_single_threaded : 0;
+}
 
 int _mg_fork_wants_lazy(void)
 {
     if (_mg_opt.fork != MG_FORK_AUTO) return _mg_opt.fork == MG_FORK_LAZY;
-    return _mg_slots_live() >= LAZY_FROM_LIVE;
+    /* auto: in a process with threads the lazy way, where writes made after the protection
+     * wait, gives the child a heap of one instant; a copy is made while other threads write
+     * (an object half-updated, a FILE's buffer ahead of its pointers). A single-threaded process
+     * copies a small heap, which is cheaper than the round trips. */
+    return !single_threaded() || _mg_slots_live() >= LAZY_FROM_LIVE;
 }
 
 static int try_lazy(void)
@@ -302,6 +319,33 @@ static int try_lazy(void)
     /* The handler thread must be running already: the fork() interposer (preload.c) starts it.
      * A fork that bypassed it (an internal libc call) is copied. */
     return _mg_uffd_running();
+}
+
+/* The forking thread's alternate signal stack, if it lies in the heap (a malloc'd one), is
+ * swapped for this one while the child has no heap: a fault there must find a stack. */
+static _Alignas(16) unsigned char fork_altstack[64 * 1024];
+static stack_t saved_altstack;
+static int altstack_swapped;
+
+static int altstack_out(void)
+{
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0 || (cur.ss_flags & SS_DISABLE)) return 0;
+    if ((uintptr_t)cur.ss_sp - _mg_arena.ro >= 2 * _mg_arena.reserve) return 0;
+    if (cur.ss_flags & SS_ONSTACK) return -1; /* forking from a handler on it: cannot swap */
+    stack_t ours = {.ss_sp = fork_altstack, .ss_size = sizeof fork_altstack};
+    if (sigaltstack(&ours, NULL) != 0) return -1;
+    saved_altstack = cur;
+    altstack_swapped = 1;
+    return 0;
+}
+
+static void altstack_back(void)
+{
+    if (!altstack_swapped) return;
+    altstack_swapped = 0;
+    saved_altstack.ss_flags &= ~SS_ONSTACK; /* SS_AUTODISARM, if set, is kept */
+    (void)sigaltstack(&saved_altstack, NULL);
 }
 
 static sigset_t fork_mask;             /* the forking thread's signal mask, prepare → parent/child */
@@ -361,7 +405,8 @@ static void prepare(void)
         child_fd = _mg_arena_clone_file();
         copy_parent = getpid();
         child_mapped = 0;
-        kept_out = child_fd >= 0 && _mg_arena_keep_from_fork(1) == 0;
+        kept_out = child_fd >= 0 && !single_threaded() && altstack_out() == 0 && _mg_arena_keep_from_fork(1) == 0;
+        if (!kept_out) altstack_back();
     }
 }
 
@@ -398,6 +443,7 @@ static void parent(void)
         (void)write(kick[1], &b, 1);
     }
     if (kept_out) { kept_out = 0; (void)_mg_arena_keep_from_fork(0); }
+    altstack_back();
     if (child_fd >= 0) close(child_fd);
     child_fd = -1;
     _mg_stacks_unlock();
@@ -436,6 +482,7 @@ static void child(void)
     }
     child_fd = -1;
     kept_out = 0;
+    altstack_back();
     _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();

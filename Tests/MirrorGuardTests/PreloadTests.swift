@@ -193,6 +193,14 @@ struct PreloadCleanTests {
         }
     }
 
+    @Test("fork from a process with threads, a malloc'd signal stack and an fopen'd FILE: the child runs and the parent's heap is intact",
+          arguments: ["auto", "lazy", "copy"])
+    func forkAltstack(method: String) {
+        // Under fork=copy the child has no heap until its first fault maps it; a signal stack in
+        // the heap killed it there.
+        expectClean("fork_altstack", "child sees child\nparent sees parent, child exit 0\n", options: "fork=\(method)")
+    }
+
     @Test("fork: the child's writes never reach the parent's heap", arguments: ["auto", "lazy", "copy"])
     func fork(method: String) {
         expectClean("fork_heap", "child sees child\nparent heap intact: yes, child status 0, still allocating\n",
