@@ -75,6 +75,7 @@ static int child_fd = -1;              /* copy: the child's file, between prepar
 static volatile sig_atomic_t kept_out; /* copy: the views are MADV_DONTFORK, prepare → parent/child */
 static volatile sig_atomic_t child_mapped; /* copy: the child has mapped child_fd over the views */
 static pid_t copy_parent;              /* copy: the forking process */
+static volatile sig_atomic_t heap_stack; /* copy: the forking thread runs on a heap object */
 static int lazy;                       /* this fork is lazy (prepare → parent/child) */
 static int gate_pipe[2] = {-1, -1};    /* this fork's gate, between prepare and parent/child */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER; /* one fork or snapshot at a time */
@@ -312,9 +313,16 @@ int _mg_fork_wants_lazy(void)
     return !single_threaded() || _mg_slots_live() >= LAZY_FROM_LIVE;
 }
 
+/* The forking thread runs on a stack that is a heap object (a coroutine's, or one given to
+ * pthread_attr_setstack): lazily, its own next push would wait on the protection for ever. */
+static int stack_in_heap(void)
+{
+    return _mg_in_arena(__builtin_frame_address(0));
+}
+
 static int try_lazy(void)
 {
-    if (!_mg_fork_wants_lazy() || atomic_load(&_mg_snapshots_active)) return 0;
+    if (!_mg_fork_wants_lazy() || atomic_load(&_mg_snapshots_active) || stack_in_heap()) return 0;
     if (kick[0] < 0 && pipe2(kick, O_CLOEXEC | O_NONBLOCK) != 0) return 0;
     /* The handler thread must be running already: the fork() interposer (preload.c) starts it.
      * A fork that bypassed it (an internal libc call) is copied. */
@@ -405,7 +413,12 @@ static void prepare(void)
         child_fd = _mg_arena_clone_file();
         copy_parent = getpid();
         child_mapped = 0;
-        kept_out = child_fd >= 0 && !single_threaded() && altstack_out() == 0 && _mg_arena_keep_from_fork(1) == 0;
+        /* A stack in the heap is kept out of the child too: the child cannot run on a copy
+         * taken before the fork, but its pushes must never land in the parent's stack. */
+        heap_stack = stack_in_heap();
+        if (heap_stack) _mg_warn("fork: called on a stack that is a heap object; the child cannot run on it and dies");
+        kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (heap_stack || altstack_out() == 0) &&
+                   _mg_arena_keep_from_fork(1) == 0;
         if (!kept_out) altstack_back();
     }
 }
@@ -422,6 +435,11 @@ static int map_child_copy(void)
 int _mg_fork_copy_fault(uintptr_t addr)
 {
     if (!kept_out || child_mapped || addr - _mg_arena.ro >= 2 * _mg_arena.reserve || getpid() == copy_parent) return 0;
+    if (heap_stack) {
+        static const char msg[] = "MirrorGuard: fork: the child's stack was a heap object; it cannot run\n";
+        (void)write(2, msg, sizeof msg - 1);
+        _exit(_mg_opt.exitcode);
+    }
     if (map_child_copy() != 0) {
         static const char msg[] = "MirrorGuard: fork: could not map the child's copy of the heap\n";
         (void)write(2, msg, sizeof msg - 1);

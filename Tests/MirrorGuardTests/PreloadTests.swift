@@ -201,6 +201,18 @@ struct PreloadCleanTests {
         expectClean("fork_altstack", "child sees child\nparent sees parent, child exit 0\n", options: "fork=\(method)")
     }
 
+    @Test("fork on a thread whose stack is a heap object: the parent neither hangs nor is written by the child, and says why the child died",
+          arguments: ["auto", "lazy", "copy"])
+    func forkOnHeapStack(method: String) {
+        // Lazily this waited on its own stack for ever; copied, the child wrote its pushes into
+        // the parent's stack (the parent took the child's branch).
+        let r = runFixture("fork_heap_stack", options: "fork=\(method)")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "parent: pid ok, mark 42, heap parent, child killed\n", "\(r.stdout)")
+        #expect(r.stderr.contains("fork: called on a stack that is a heap object"), "\(r.stderr)")
+        #expect(Report.all(in: r.stderr).isEmpty, "\(r.stderr)")
+    }
+
     @Test("fork: the child's writes never reach the parent's heap", arguments: ["auto", "lazy", "copy"])
     func fork(method: String) {
         expectClean("fork_heap", "child sees child\nparent heap intact: yes, child status 0, still allocating\n",
