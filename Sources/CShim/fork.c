@@ -76,6 +76,7 @@ static volatile sig_atomic_t kept_out; /* copy: the views are MADV_DONTFORK, pre
 static volatile sig_atomic_t child_mapped; /* copy: the child has mapped child_fd over the views */
 static pid_t copy_parent;              /* copy: the forking process */
 static volatile sig_atomic_t heap_stack; /* copy: the forking thread runs on a heap object */
+static MG_TLS volatile sig_atomic_t fork_thread; /* copy: this thread forks with the views kept out */
 static int lazy;                       /* this fork is lazy (prepare → parent/child) */
 static int gate_pipe[2] = {-1, -1};    /* this fork's gate, between prepare and parent/child */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER; /* one fork or snapshot at a time */
@@ -335,11 +336,12 @@ static _Alignas(16) unsigned char fork_altstack[64 * 1024];
 static stack_t saved_altstack;
 static int altstack_swapped;
 
-static int altstack_out(void)
+static int altstack_out(int always)
 {
     stack_t cur;
-    if (sigaltstack(NULL, &cur) != 0 || (cur.ss_flags & SS_DISABLE)) return 0;
-    if ((uintptr_t)cur.ss_sp - _mg_arena.ro >= 2 * _mg_arena.reserve) return 0;
+    if (sigaltstack(NULL, &cur) != 0) return -1;
+    int in_heap = !(cur.ss_flags & SS_DISABLE) && (uintptr_t)cur.ss_sp - _mg_arena.ro < 2 * _mg_arena.reserve;
+    if (!always && !in_heap) return 0;
     if (cur.ss_flags & SS_ONSTACK) return -1; /* forking from a handler on it: cannot swap */
     stack_t ours = {.ss_sp = fork_altstack, .ss_size = sizeof fork_altstack};
     if (sigaltstack(&ours, NULL) != 0) return -1;
@@ -352,7 +354,7 @@ static void altstack_back(void)
 {
     if (!altstack_swapped) return;
     altstack_swapped = 0;
-    saved_altstack.ss_flags &= ~SS_ONSTACK; /* SS_AUTODISARM, if set, is kept */
+    saved_altstack.ss_flags &= ~SS_ONSTACK; /* SS_DISABLE (none) and SS_AUTODISARM are kept */
     (void)sigaltstack(&saved_altstack, NULL);
 }
 
@@ -417,9 +419,22 @@ static void prepare(void)
          * taken before the fork, but its pushes must never land in the parent's stack. */
         heap_stack = stack_in_heap();
         if (heap_stack) _mg_warn("fork: called on a stack that is a heap object; the child cannot run on it and dies");
-        kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (heap_stack || altstack_out() == 0) &&
+        /* On a heap stack the child's first fault needs a signal stack of ours, whatever the
+         * thread had, to say why it dies. */
+        kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (altstack_out(heap_stack) == 0 || heap_stack) &&
                    _mg_arena_keep_from_fork(1) == 0;
         if (!kept_out) altstack_back();
+        if (kept_out) {
+            /* The child's first fault maps its heap: it must be deliverable (a blocked fault
+             * kills), and only in this thread's child (not one that another thread's raw
+             * _Fork makes meanwhile, which would share this child's copy). */
+            sigset_t faults;
+            sigemptyset(&faults);
+            sigaddset(&faults, SIGSEGV);
+            sigaddset(&faults, SIGBUS);
+            pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
+            fork_thread = 1;
+        }
     }
 }
 
@@ -434,7 +449,8 @@ static int map_child_copy(void)
 
 int _mg_fork_copy_fault(uintptr_t addr)
 {
-    if (!kept_out || child_mapped || addr - _mg_arena.ro >= 2 * _mg_arena.reserve || getpid() == copy_parent) return 0;
+    if (!kept_out || !fork_thread || child_mapped || addr - _mg_arena.ro >= 2 * _mg_arena.reserve || getpid() == copy_parent)
+        return 0;
     if (heap_stack) {
         static const char msg[] = "MirrorGuard: fork: the child's stack was a heap object; it cannot run\n";
         (void)write(2, msg, sizeof msg - 1);
@@ -461,6 +477,7 @@ static void parent(void)
         (void)write(kick[1], &b, 1);
     }
     if (kept_out) { kept_out = 0; (void)_mg_arena_keep_from_fork(0); }
+    fork_thread = 0;
     altstack_back();
     if (child_fd >= 0) close(child_fd);
     child_fd = -1;
@@ -500,6 +517,7 @@ static void child(void)
     }
     child_fd = -1;
     kept_out = 0;
+    fork_thread = 0;
     altstack_back();
     _mg_snapshots_forget();
     _mg_stacks_unlock();

@@ -40,17 +40,13 @@ void _mg_forget_tid(void)
 
 /* MirrorGuard's own threads (the snapshot handler, its watchdog, the changes_signal retaker)
  * block every signal: a signal meant for the program must run its handler on a program thread,
- * never on one that the program's heap writes may be waiting for. The faults stay deliverable:
- * the kernel kills a thread that faults with them blocked, and a copy-mode fork child maps its
- * heap from its first fault (fork.c). Normal context. */
+ * never on one that the program's heap writes may be waiting for. That includes SIGSEGV and the
+ * like sent with kill(2): a handler of the program's writing the heap there would wait on its
+ * own thread. Normal context. */
 void _mg_signals_block(sigset_t *old)
 {
     sigset_t all;
     sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGFPE);
     pthread_sigmask(SIG_SETMASK, &all, old);
 }
 
