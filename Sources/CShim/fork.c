@@ -362,6 +362,35 @@ static sigset_t fork_mask;             /* the forking thread's signal mask, prep
 static int masked, list_locked;
 
 
+/* The copy: the child's file, made now; in a process with threads (or on a heap stack) the
+ * views are kept out of the child until it maps that file. */
+static void prepare_copy(void)
+{
+    child_fd = _mg_arena_clone_file();
+    copy_parent = getpid();
+    child_mapped = 0;
+    /* A stack in the heap is kept out of the child too: the child cannot run on a copy
+     * taken before the fork, but its pushes must never land in the parent's stack. */
+    heap_stack = stack_in_heap();
+    if (heap_stack) _mg_warn("fork: called on a stack that is a heap object; the child cannot run on it and dies");
+    /* On a heap stack the child's first fault needs a signal stack of ours, whatever the
+     * thread had, to say why it dies. */
+    kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (altstack_out(heap_stack) == 0 || heap_stack) &&
+               _mg_arena_keep_from_fork(1) == 0;
+    if (!kept_out) altstack_back();
+    if (kept_out) {
+        /* The child's first fault maps its heap: it must be deliverable (a blocked fault
+         * kills), and only in this thread's child (not one that another thread's raw
+         * _Fork makes meanwhile, which would share this child's copy). */
+        sigset_t faults;
+        sigemptyset(&faults);
+        sigaddset(&faults, SIGSEGV);
+        sigaddset(&faults, SIGBUS);
+        pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
+        fork_thread = 1;
+    }
+}
+
 static void prepare(void)
 {
     if (!_mg_ready()) return;
@@ -411,31 +440,7 @@ static void prepare(void)
             lazy = 0;
         }
     }
-    if (!lazy) {
-        child_fd = _mg_arena_clone_file();
-        copy_parent = getpid();
-        child_mapped = 0;
-        /* A stack in the heap is kept out of the child too: the child cannot run on a copy
-         * taken before the fork, but its pushes must never land in the parent's stack. */
-        heap_stack = stack_in_heap();
-        if (heap_stack) _mg_warn("fork: called on a stack that is a heap object; the child cannot run on it and dies");
-        /* On a heap stack the child's first fault needs a signal stack of ours, whatever the
-         * thread had, to say why it dies. */
-        kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (altstack_out(heap_stack) == 0 || heap_stack) &&
-                   _mg_arena_keep_from_fork(1) == 0;
-        if (!kept_out) altstack_back();
-        if (kept_out) {
-            /* The child's first fault maps its heap: it must be deliverable (a blocked fault
-             * kills), and only in this thread's child (not one that another thread's raw
-             * _Fork makes meanwhile, which would share this child's copy). */
-            sigset_t faults;
-            sigemptyset(&faults);
-            sigaddset(&faults, SIGSEGV);
-            sigaddset(&faults, SIGBUS);
-            pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
-            fork_thread = 1;
-        }
-    }
+    if (!lazy) prepare_copy();
 }
 
 /* The child's views, from its copy. Async-signal-safe: the fault handler may call it. */
