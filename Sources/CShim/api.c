@@ -115,6 +115,7 @@ void _mg_late_start(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&done, &expected, 1)) return;
     _mg_fork_install();
+    _mg_follow_init();
     _mg_leaks_install();
     _mg_continue_start();
     if (_mg_opt.verbosity >= 2) atexit(statistics);

@@ -16,7 +16,8 @@
  *     registers for every thread and which each thread records here on its first call into
  *     MirrorGuard. Two faults in a row from the same other CPU move the handler there. The area
  *     is read while its thread is stopped in the fault, so it cannot be freed under us; a thread
- *     that exits removes its entry first (a thread-specific key's destructor).
+ *     that exits removes its entry first (a thread-specific key's destructor, from late
+ *     start-up on).
  *   - A watchdog thread, normal priority, running only during bursts of faults, checks every
  *     millisecond that the handler is not starved by a busy CPU (faults waiting, none handled);
  *     if it is, the handler goes back to SCHED_OTHER for at least 100 ms.
@@ -178,10 +179,20 @@ void _mg_follow_normal(void)
     if (handler_tid && atomic_load(&idle_policy)) (void)set_policy(handler_tid, 0);
 }
 
+/* At late start-up (outside the first malloc): from here every thread that registers gets a
+ * destructor that removes its entry, so a later thread reusing its id never finds a stale
+ * pointer into a stack that may be gone. Threads registered before (the one starting
+ * MirrorGuard, as a rule) keep theirs; this one is given its destructor now. */
+void _mg_follow_init(void)
+{
+    if (pthread_key_create(&exit_key, forget) != 0) return;
+    atomic_store(&key_ready, 1);
+    if (exit_key < 32) (void)pthread_setspecific(exit_key, (void *)(intptr_t)_mg_gettid());
+}
+
 void _mg_follow_start(int uffd)
 {
     fault_fd = uffd;
-    if (pthread_key_create(&exit_key, forget) == 0) atomic_store(&key_ready, 1);
     if (_mg_thread_start(watchdog, NULL) != 0) watchdog_missing = 1;
 }
 

@@ -286,6 +286,8 @@ extern const int _mg_greg_of[16];
 
 /* A thread's first call into MirrorGuard records where its CPU number can be read. */
 void _mg_follow_register(pid_t tid);
+/* At late start-up: exiting threads remove their entries from here on. */
+void _mg_follow_init(void);
 /* Before the handler thread starts, with the userfaultfd it serves: starts the watchdog. */
 void _mg_follow_start(int uffd);
 /* First thing in the handler thread. */
