@@ -19,10 +19,14 @@
  *     has exec'd or exited. Then the file is the parent's alone again: protection comes off,
  *     and nothing was copied.
  *   - If instead the child writes to the heap, or asks for it (mg_alloc, a snapshot, a fork of
- *     its own, too many frees), or the parent has been kept waiting for fork_wait_ms, the
+ *     its own, too many frees), or the parent has been kept waiting long enough (below), the
  *     parent moves: it copies the file (holes skipped) into a new one, maps that over both of
  *     its views, re-arms its guards and wakes its waiting writers. The old file is then the
  *     child's alone, and the parent releases it by unregistering the child's range.
+ *   - Long enough is fork_wait_ms, or what a move would cost if that is more (the last move's
+ *     time per live object, times the live objects now; 3 µs each before any move): waiting for
+ *     a child's exec then never costs more than copying at once would have, and a big heap's
+ *     child, whose exec takes longer, is not copied for nothing.
  *   - The parent's own allocation calls while a child is pending wait for that settlement first
  *     (a few hundred microseconds when the child execs at once).
  *
@@ -95,6 +99,15 @@ static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_sett
 static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
 static unsigned long moves, finishes;  /* settlements, by kind (verbosity=2) */
+static long move_ns_per_live = 3000;   /* what a move costs, from the last big one */
+#define LAZY_FROM_LIVE 1000 /* below, a single-threaded process copies: cheaper than the round trips */
+
+/* How long the parent waits for the child before it moves (ms). */
+static long patience_ms(void)
+{
+    long cost = (long)((long long)_mg_slots_live() * move_ns_per_live / 1000000);
+    return cost > _mg_opt.fork_wait_ms ? cost : _mg_opt.fork_wait_ms;
+}
 
 /* Nobody reads the old state any more: wake every parent thread waiting for it. */
 static void settle_done(void)
@@ -124,6 +137,9 @@ static void finish(void)
  * copy and leaves the old file to the child. */
 static void move(void)
 {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t live = _mg_slots_live();
     _mg_slots_lock();
     int fd = _mg_arena_clone_file();
     int err = fd < 0 ? ENOMEM : _mg_arena_adopt(fd, 0);
@@ -139,6 +155,13 @@ static void move(void)
     /* Unregistering lifts the child's protection and wakes its writers; the file is theirs. */
     struct uffdio_range all = {.start = _mg_arena.rw, .len = _mg_arena.reserve};
     if (child_uffd >= 0) (void)ioctl(child_uffd, UFFDIO_UNREGISTER, &all);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+    /* A small heap's move is mostly fixed cost: only big ones say what a live object costs. */
+    if (live >= LAZY_FROM_LIVE) {
+        long per = (long)(ns / (long long)live);
+        move_ns_per_live = per < 500 ? 500 : per > 20000 ? 20000 : per;
+    }
     moves++;
     settle_done();
 }
@@ -161,7 +184,7 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
     fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
     if (child_uffd >= 0) fds[n++] = (struct pollfd){.fd = child_uffd, .events = POLLIN};
     if (waiting_since >= 0) {
-        long left = waiting_since + _mg_opt.fork_wait_ms - _mg_now_ms();
+        long left = waiting_since + patience_ms() - _mg_now_ms();
         *timeout = left < 0 ? 0 : (int)left;
     }
     return n;
@@ -190,7 +213,7 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
         while ((got = read(child_uffd, msgs, sizeof msgs)) > 0)
             for (ssize_t i = 0; i < got / (ssize_t)sizeof msgs[0]; i++) child_wrote |= msgs[i].event == UFFD_EVENT_PAGEFAULT;
     }
-    if (child_wrote || (waiting_since >= 0 && _mg_now_ms() - waiting_since >= _mg_opt.fork_wait_ms)) move();
+    if (child_wrote || (waiting_since >= 0 && _mg_now_ms() - waiting_since >= patience_ms())) move();
 }
 
 void _mg_fork_event(int ufd)
@@ -295,7 +318,6 @@ int _mg_fork_owns(const void *p)
 
 /* ---- The atfork handlers ------------------------------------------------------------------ */
 
-#define LAZY_FROM_LIVE 1000 /* below, a single-threaded process copies: cheaper than the round trips */
 
 /* No thread was ever started (glibc 2.32+; unknown counts as threaded). glibc's fork child
  * resets every FILE's lock only when the parent had threads. */
