@@ -213,6 +213,17 @@ struct PreloadCleanTests {
         #expect(Report.all(in: r.stderr).isEmpty, "\(r.stderr)")
     }
 
+    @Test("a lazy fork's parent waits as long as a copy would cost: a child of a big heap that exits after 5 ms is not copied for")
+    func forkPatience() {
+        // fork_wait_ms=1, but 50,000 live objects would take about 150 ms to copy: the parent's
+        // write waits for the child instead (it used to copy after 1 ms).
+        let r = runFixture("fork_patience", options: "fork=lazy:fork_wait_ms=1:verbosity=2", args: ["50000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "parent heap ok\n")
+        #expect(r.stderr.contains("lazy forks: 1 children exec'd or exited first, 0 needed a copy"), "\(r.stderr)")
+        #expect(Report.all(in: r.stderr).isEmpty, "\(r.stderr)")
+    }
+
     @Test("fork: the child's writes never reach the parent's heap", arguments: ["auto", "lazy", "copy"])
     func fork(method: String) {
         expectClean("fork_heap", "child sees child\nparent heap intact: yes, child status 0, still allocating\n",
