@@ -362,7 +362,7 @@ static int altstack_out(int always)
 {
     stack_t cur;
     if (sigaltstack(NULL, &cur) != 0) return -1;
-    int in_heap = !(cur.ss_flags & SS_DISABLE) && (uintptr_t)cur.ss_sp - _mg_arena.ro < 2 * _mg_arena.reserve;
+    int in_heap = !(cur.ss_flags & SS_DISABLE) && _mg_in_arena(cur.ss_sp);
     if (!always && !in_heap) return 0;
     if (cur.ss_flags & SS_ONSTACK) return -1; /* forking from a handler on it: cannot swap */
     stack_t ours = {.ss_sp = fork_altstack, .ss_size = sizeof fork_altstack};
@@ -383,6 +383,14 @@ static void altstack_back(void)
 static sigset_t fork_mask;             /* the forking thread's signal mask, prepare → parent/child */
 static int masked, list_locked;
 
+
+/* This fork will not be lazy after all: nobody is pending, the gate opens again. */
+static void give_up_lazy(void)
+{
+    atomic_store(&forking, 0);
+    settle_done();
+    lazy = 0;
+}
 
 /* The copy: the child's file, made now; in a process with threads (or on a heap stack) the
  * views are kept out of the child until it maps that file. */
@@ -424,8 +432,9 @@ static void prepare(void)
     pthread_mutex_lock(&fork_lock);
     _mg_fork_settle();                /* one pending child at a time */
     lazy = try_lazy();
-    if (lazy) { _IO_list_lock(); list_locked = 1; }
     if (lazy) {
+        _IO_list_lock();
+        list_locked = 1;
         /* Close the gate (new allocation calls wait), then let the calls in flight finish: none
          * may be half-way through changing the file when it is protected. Pending before
          * protecting, too: a write by another thread that stops on the protection is held,
@@ -433,22 +442,14 @@ static void prepare(void)
         atomic_store(&forking, 1);
         atomic_store(&_mg_fork_pending, 1);
         _mg_follow_normal();
-        if (_mg_api_wait_ops() != 0) {
-            atomic_store(&forking, 0);
-            settle_done();
-            lazy = 0;
-        }
+        if (_mg_api_wait_ops() != 0) give_up_lazy();
     }
     _mg_slots_lock();
     _mg_stacks_lock();
     if (lazy) {
         /* The child's knock page lies inside the protected range. */
         token = _mg_slots_bump_offset();
-        if (_mg_arena_grow(token + _mg_arena.page) != 0 || pipe2(gate_pipe, O_CLOEXEC) != 0) {
-            atomic_store(&forking, 0);
-            settle_done();
-            lazy = 0;
-        }
+        if (_mg_arena_grow(token + _mg_arena.page) != 0 || pipe2(gate_pipe, O_CLOEXEC) != 0) give_up_lazy();
     }
     if (lazy) {
         protected_size = atomic_load(&_mg_arena.file_size);
@@ -457,9 +458,7 @@ static void prepare(void)
             (void)_mg_uffd_protect(0, protected_size, 0); /* whatever part took; wakes the held */
             close(gate_pipe[0]);
             close(gate_pipe[1]);
-            atomic_store(&forking, 0);
-            settle_done();
-            lazy = 0;
+            give_up_lazy();
         }
     }
     if (!lazy) prepare_copy();
@@ -476,17 +475,13 @@ static int map_child_copy(void)
 
 int _mg_fork_copy_fault(uintptr_t addr)
 {
-    if (!kept_out || !fork_thread || child_mapped || addr - _mg_arena.ro >= 2 * _mg_arena.reserve || getpid() == copy_parent)
+    if (!kept_out || !fork_thread || child_mapped || !_mg_in_arena((const void *)addr) || getpid() == copy_parent)
         return 0;
-    if (heap_stack) {
-        static const char msg[] = "MirrorGuard: fork: the child's stack was a heap object; it cannot run\n";
-        (void)write(2, msg, sizeof msg - 1);
-        _exit(_mg_opt.exitcode);
-    }
-    if (map_child_copy() != 0) {
-        static const char msg[] = "MirrorGuard: fork: could not map the child's copy of the heap\n";
-        (void)write(2, msg, sizeof msg - 1);
-        _exit(_mg_opt.exitcode);
+    const char *why = heap_stack ? "fork: the child's stack was a heap object; it cannot run"
+                                 : map_child_copy() != 0 ? "fork: could not map the child's copy of the heap" : NULL;
+    if (why) {
+        _mg_warn(why);
+        _mg_die(_mg_opt.exitcode);
     }
     return 1;
 }
