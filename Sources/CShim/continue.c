@@ -46,6 +46,29 @@
 #pragma GCC visibility push(hidden)
 
 #define TRAP_FLAG 0x100 /* EFLAGS.TF */
+#define STEP_HAD_TF 1
+#define STEP_UNMASKED 2
+
+int _mg_step_arm(void *ucv)
+{
+    ucontext_t *uc = ucv;
+    int state = (uc->uc_mcontext.gregs[REG_EFL] & TRAP_FLAG) ? STEP_HAD_TF : 0;
+    uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
+    /* A single-step trap that finds SIGTRAP blocked kills the process: the mask the thread
+     * returns to lets it through for this one instruction. */
+    if (sigismember(&uc->uc_sigmask, SIGTRAP) == 1) {
+        sigdelset(&uc->uc_sigmask, SIGTRAP);
+        state |= STEP_UNMASKED;
+    }
+    return state;
+}
+
+void _mg_step_disarm(void *ucv, int state)
+{
+    ucontext_t *uc = ucv;
+    if (!(state & STEP_HAD_TF)) uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+    if (state & STEP_UNMASKED) sigaddset(&uc->uc_sigmask, SIGTRAP);
+}
 
 /* ---- Deduplication and totals ------------------------------------------------------------- */
 
@@ -96,7 +119,7 @@ static void summary(void)
 static _Atomic pid_t step_owner;
 static MG_TLS uintptr_t stepped_pages[8];
 static MG_TLS int stepped_count;
-static MG_TLS int step_trap_masked;  /* SIGTRAP was blocked: unblocked for the step (see rebase.c) */
+static MG_TLS int step_state;        /* what _mg_step_arm returned for the page-open step */
 static struct sigaction chained_trap;
 static int method = MG_CONTINUE_REBASE;
 static int trap_ours;   /* our SIGTRAP handler is in */
@@ -133,9 +156,8 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
     int saved = errno;
     for (int i = 0; i < stepped_count; i++) (void)mprotect((void *)stepped_pages[i], _mg_arena.page, PROT_READ);
     stepped_count = 0;
-    uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
-    if (step_trap_masked) sigaddset(&uc->uc_sigmask, SIGTRAP);
-    step_trap_masked = 0;
+    _mg_step_disarm(uc, step_state);
+    step_state = 0;
     step_unlock();
     errno = saved;
 }
@@ -151,11 +173,7 @@ static int step_stray_write(uintptr_t page, ucontext_t *uc)
         return -1;
     }
     stepped_pages[stepped_count++] = page;
-    uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
-    if (sigismember(&uc->uc_sigmask, SIGTRAP) == 1) {
-        sigdelset(&uc->uc_sigmask, SIGTRAP);
-        step_trap_masked = 1;
-    }
+    if (stepped_count == 1) step_state = _mg_step_arm(uc);
     return 0;
 }
 

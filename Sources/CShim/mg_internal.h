@@ -323,6 +323,11 @@ int _mg_rebase_step(void *uc, uintptr_t fault_addr);
 int _mg_rebase_finish(void *uc, int single_step);
 /* In the fault handler: is the faulting instruction one running rebased on this thread? */
 int _mg_rebase_active(const void *uc);
+/* One instruction's single step, in a signal context (continue.c owns SIGTRAP): sets the trap
+ * flag and lets SIGTRAP through if the thread blocks it; the result goes to _mg_step_disarm,
+ * which undoes both when the trap comes. */
+int _mg_step_arm(void *uc);
+void _mg_step_disarm(void *uc, int state);
 /* Whether SIGTRAP is ours to use (continue.c), for rebase.c. */
 int _mg_continue_can_trap(void);
 /* For the sigaction interposer: keeps a program's SIGTRAP handler behind ours, if ours is in. */

@@ -36,14 +36,12 @@
 
 #pragma GCC visibility push(hidden)
 
-#define TRAP_FLAG 0x100 /* EFLAGS.TF */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 #define BIT(r) (1u << (r))
 
 struct pending {
     int8_t reg;          /* hardware number of the register moved */
-    uint8_t had_tf;      /* the program's own trap flag, to leave as it was */
-    uint8_t trap_masked; /* the thread blocked SIGTRAP: unblocked for the step, blocked again after */
+    uint8_t step;        /* what _mg_step_arm returned */
     greg_t moved;        /* its value while moved: how the trap knows it is ours */
 };
 #define DEPTH 4
@@ -150,14 +148,8 @@ int _mg_rebase_step(void *ucv, uintptr_t fault_addr)
     if (reg < 0) return -1;
 
     greg_t moved = g[_mg_greg_of[reg]] + (greg_t)_mg_arena.reserve;
-    /* A single-step trap that finds SIGTRAP blocked kills the process: the mask the thread
-     * returns to lets it through for this one instruction. */
-    int masked = sigismember(&uc->uc_sigmask, SIGTRAP) == 1;
-    if (masked) sigdelset(&uc->uc_sigmask, SIGTRAP);
-    stack[depth++] = (struct pending){.reg = (int8_t)reg, .had_tf = (g[REG_EFL] & TRAP_FLAG) != 0,
-                                      .trap_masked = (uint8_t)masked, .moved = moved};
     g[_mg_greg_of[reg]] = moved;
-    g[REG_EFL] |= TRAP_FLAG;
+    stack[depth++] = (struct pending){.reg = (int8_t)reg, .step = (uint8_t)_mg_step_arm(uc), .moved = moved};
     return 0;
 }
 
@@ -181,8 +173,7 @@ int _mg_rebase_finish(void *ucv, int single_step)
     if (i < 0 && single_step) i = depth - 1;
     if (i < 0) return 0;
     g[_mg_greg_of[stack[i].reg]] -= (greg_t)_mg_arena.reserve;
-    if (!stack[i].had_tf) g[REG_EFL] &= ~(greg_t)TRAP_FLAG;
-    if (stack[i].trap_masked) sigaddset(&uc->uc_sigmask, SIGTRAP);
+    _mg_step_disarm(uc, stack[i].step);
     depth = i; /* newer entries were left behind by a handler that jumped away */
     return 1;
 }
