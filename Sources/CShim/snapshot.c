@@ -77,11 +77,20 @@ static int method;
 static int uffd = -1;
 _Atomic int _mg_snapshots_active;
 
-/* Program threads hold the snapshot lock (and the fork lock) with every signal blocked
- * (quiet/loud): a signal handler that wrote to the heap meanwhile would wait for the handler
- * thread, which would wait for the lock. The handler thread blocks every signal anyway. */
-#define quiet _mg_signals_block
-#define loud _mg_signals_restore
+/* Program threads hold the snapshot lock (and the fork and baseline locks) with every signal
+ * blocked: a signal handler that wrote to the heap meanwhile would wait for the handler thread,
+ * which would wait for the lock. The handler thread blocks every signal anyway. */
+static void lock_quiet(pthread_mutex_t *m, sigset_t *old)
+{
+    _mg_signals_block(old);
+    pthread_mutex_lock(m);
+}
+
+static void unlock_loud(pthread_mutex_t *m, const sigset_t *old)
+{
+    pthread_mutex_unlock(m);
+    _mg_signals_restore(old);
+}
 
 static size_t pages_of(size_t bytes) { return (bytes + _mg_arena.page - 1) >> _mg_arena.page_shift; }
 
@@ -111,7 +120,6 @@ static void preserve_page(size_t page)
 }
 
 /* Lifts write-protection from [off, off+len) of the writable view and wakes its writers. */
-#define unprotect(off, len) ((void)_mg_uffd_protect((off), (len), 0))
 
 /* Reads every waiting message: fork events, and write-protect faults, each of which copies its
  * page into the snapshots and then lifts the protection of that page, which wakes the writer. A
@@ -144,7 +152,7 @@ static void serve(int fd)
             if (_mg_fork_hold()) continue;
             pthread_mutex_lock(&lock);
             if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
-            unprotect(off, _mg_arena.page);
+            (void)_mg_uffd_protect(off, _mg_arena.page, 0);
             pthread_mutex_unlock(&lock);
             _mg_follow_handled();
         }
@@ -201,11 +209,9 @@ static int start_uffd(void)
 int _mg_uffd_start(void)
 {
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&lock);
+    lock_quiet(&lock, &old);
     int err = start_uffd();
-    pthread_mutex_unlock(&lock);
-    loud(&old);
+    unlock_loud(&lock, &old);
     return err;
 }
 
@@ -260,12 +266,12 @@ MG_EXPORT mg_snapshot_t *mg_snapshot_take(void)
     _mg_late_start();
     /* Not while a lazily forked child still shares the heap (fork.c): that settles first. */
     sigset_t old;
-    quiet(&old);
+    _mg_signals_block(&old);
     _mg_fork_lock();
     mg_snapshot_t *s = take();
     int err = errno;
     _mg_fork_unlock();
-    loud(&old);
+    _mg_signals_restore(&old);
     errno = err;
     return s;
 }
@@ -324,8 +330,7 @@ MG_EXPORT void mg_snapshot_release(mg_snapshot_t *s)
 {
     if (!s) return;
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&lock);
+    lock_quiet(&lock, &old);
     for (int i = 0; i < nlive; i++) {
         if (live[i] != s) continue;
         live[i] = live[--nlive];
@@ -333,12 +338,11 @@ MG_EXPORT void mg_snapshot_release(mg_snapshot_t *s)
         if (nlive == 0) {
             atomic_store(&_mg_snapshots_active, 0);
             /* Nobody needs copies any more: writes go at full speed again. */
-            if (method == METHOD_UFFD) unprotect(0, atomic_load(&_mg_arena.file_size));
+            if (method == METHOD_UFFD) (void)_mg_uffd_protect(0, atomic_load(&_mg_arena.file_size), 0);
         }
         break;
     }
-    pthread_mutex_unlock(&lock);
-    loud(&old);
+    unlock_loud(&lock, &old);
 }
 
 /* The slot id of p's object in snapshot s, and its offset, or 0. */
@@ -417,8 +421,7 @@ MG_EXPORT size_t mg_snapshot_changes(const mg_snapshot_t *s, const mg_snapshot_t
     if (!s) return 0;
     struct emitter e = {out, out ? max : 0, 0};
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&lock);
+    lock_quiet(&lock, &old);
     uint32_t now_count = _mg_slots_count();
     uint32_t n = later ? later->nslots : now_count;
     if (s->nslots > n) n = s->nslots;
@@ -436,8 +439,7 @@ MG_EXPORT size_t mg_snapshot_changes(const mg_snapshot_t *s, const mg_snapshot_t
         if (after.live && !same) emit(&e, after.user, 0, after.size, MG_CHANGE_ALLOCATED);
         if (same) diff_object(&e, s, later, before.user, before.size);
     }
-    pthread_mutex_unlock(&lock);
-    loud(&old);
+    unlock_loud(&lock, &old);
     return e.count;
 }
 
@@ -445,12 +447,10 @@ MG_EXPORT const char *mg_snapshot_method(void)
 {
     if (!_mg_ready()) return "none";
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&lock);
+    lock_quiet(&lock, &old);
     choose_method();
     int m = method;
-    pthread_mutex_unlock(&lock);
-    loud(&old);
+    unlock_loud(&lock, &old);
     return m == METHOD_UFFD ? "userfaultfd" : "copy";
 }
 
@@ -498,19 +498,17 @@ static void changes_at_exit(void)
 #undef ADD
     if (in_fork_child) return;
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&baseline_lock);
+    lock_quiet(&baseline_lock, &old);
     mg_snapshot_t *s = baseline;
     if (!s) {
-        pthread_mutex_unlock(&baseline_lock);
-        loud(&old);
+        unlock_loud(&baseline_lock, &old);
         if (_mg_opt.changes_signal) _mg_warn2(title, ": no snapshot was taken (the signal never arrived)");
         return;
     }
     size_t n = mg_snapshot_changes(s, NULL, NULL, 0);
     size_t bytes = n * sizeof(mg_change_t) + (n + 1) * sizeof(struct mg_site);
     mg_change_t *changes = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (changes == MAP_FAILED) { pthread_mutex_unlock(&baseline_lock); loud(&old); return; }
+    if (changes == MAP_FAILED) { unlock_loud(&baseline_lock, &old); return; }
     struct mg_site *sites = (struct mg_site *)(changes + n);
     n = mg_snapshot_changes(s, NULL, changes, n);
     size_t nsites = 0;
@@ -528,8 +526,7 @@ static void changes_at_exit(void)
         else if (changes[i].kind == MG_CHANGE_ALLOCATED) sites[k].allocated++;
         else sites[k].freed++;
     }
-    pthread_mutex_unlock(&baseline_lock);
-    loud(&old);
+    unlock_loud(&baseline_lock, &old);
     _mg_report_sites(title, sites, nsites);
     munmap(changes, bytes);
 }
@@ -611,18 +608,16 @@ void _mg_snapshot_at_start(void)
 void _mg_snapshot_preserve(uint64_t off, size_t len)
 {
     sigset_t old;
-    quiet(&old);
-    pthread_mutex_lock(&lock);
+    lock_quiet(&lock, &old);
     for (size_t page = off >> _mg_arena.page_shift; page < pages_of(off + len); page++) preserve_page(page);
-    pthread_mutex_unlock(&lock);
-    loud(&old);
+    unlock_loud(&lock, &old);
 }
 
 void _mg_snapshot_unprotect(uint64_t off, size_t len)
 {
     /* MADV_GUARD_INSTALL does not replace a write-protect marker (it would wait for ever), so
      * pages about to be guarded lose their protection first; callers have preserved them. */
-    if (uffd >= 0) unprotect(off, len);
+    if (uffd >= 0) (void)_mg_uffd_protect(off, len, 0);
 }
 
 void _mg_snapshots_forget(void)
