@@ -1,9 +1,10 @@
 /* fork_patience.c — a parent with a big heap (argv[1] live objects) forks a child that exits
- * after 5 ms without touching the heap, and writes its heap at once.
+ * after 2 ms without touching the heap, and writes its heap at once.
  *
  * The parent's write waits for the child. How long it may wait before the parent copies its
- * heap grows with what that copy would cost: with 50,000 live objects that is far more than
- * the child's 5 ms, so the child exits first and nothing is copied (verbosity=2 counts it). */
+ * heap grows with what that copy would cost: with 100,000 live objects (about 300 ms) that is
+ * far more than the child's 2 ms, so the child exits first and nothing is copied (verbosity=2
+ * counts it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,12 @@
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 50000;
+    int n = argc > 1 ? atoi(argv[1]) : 100000;
     char **v = malloc((size_t)n * sizeof *v);
     for (int i = 0; i < n; i++) { v[i] = malloc(32); memset(v[i], 'a', 32); }
     pid_t pid = fork();
     if (pid == 0) {
-        usleep(5000);
+        usleep(2000);
         _exit(0);
     }
     v[0][0] = 'b';

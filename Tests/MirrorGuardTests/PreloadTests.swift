@@ -220,11 +220,11 @@ struct PreloadCleanTests {
         #expect(Report.all(in: coroutine.stderr).isEmpty, "\(coroutine.stderr)")
     }
 
-    @Test("a lazy fork's parent waits as long as a copy would cost: a child of a big heap that exits after 5 ms is not copied for")
+    @Test("a lazy fork's parent waits as long as a copy would cost: a child of a big heap that exits after 2 ms is not copied for")
     func forkPatience() {
-        // fork_wait_ms=1, but 50,000 live objects would take about 150 ms to copy: the parent's
+        // fork_wait_ms=1, but 100,000 live objects would take about 300 ms to copy: the parent's
         // write waits for the child instead (it used to copy after 1 ms).
-        let r = runFixture("fork_patience", options: "fork=lazy:fork_wait_ms=1:verbosity=2", args: ["50000"])
+        let r = runFixture("fork_patience", options: "fork=lazy:fork_wait_ms=1:verbosity=2", args: ["100000"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "parent heap ok\n")
         #expect(r.stderr.contains("lazy forks: 1 children exec'd or exited first, 0 needed a copy"), "\(r.stderr)")
