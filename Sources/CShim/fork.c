@@ -5,8 +5,8 @@
  * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
  * Lazy (fork=lazy; fork=auto picks it in a process with threads, or from 1,000 live objects
- * up, where userfaultfd allows it). Most children exec or exit soon and never write to the heap they inherited, so nothing
- * is copied at the fork. Instead:
+ * up, where userfaultfd allows it). Most children exec or exit soon and never write to the
+ * heap they inherited, so nothing is copied at the fork. Instead:
  *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
  *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
  *     faults come to the parent's handler thread through a descriptor of the child's own.
@@ -58,7 +58,6 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mg_internal.h"
@@ -137,8 +136,7 @@ static void finish(void)
  * copy and leaves the old file to the child. */
 static void move(void)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long t0 = _mg_now_ns();
     size_t live = _mg_slots_live();
     _mg_slots_lock();
     int fd = _mg_arena_clone_file();
@@ -155,11 +153,9 @@ static void move(void)
     /* Unregistering lifts the child's protection and wakes its writers; the file is theirs. */
     struct uffdio_range all = {.start = _mg_arena.rw, .len = _mg_arena.reserve};
     if (child_uffd >= 0) (void)ioctl(child_uffd, UFFDIO_UNREGISTER, &all);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
     /* A small heap's move is mostly fixed cost: only big ones say what a live object costs. */
     if (live >= LAZY_FROM_LIVE) {
-        long per = (long)(ns / (long long)live);
+        long per = (long)((_mg_now_ns() - t0) / (long long)live);
         move_ns_per_live = per < 500 ? 500 : per > 20000 ? 20000 : per;
     }
     moves++;
@@ -318,7 +314,6 @@ int _mg_fork_owns(const void *p)
 
 /* ---- The atfork handlers ------------------------------------------------------------------ */
 
-
 /* No thread was ever started (glibc 2.32+; unknown counts as threaded). glibc's fork child
  * resets every FILE's lock only when the parent had threads. */
 static int single_threaded(void)
@@ -383,7 +378,6 @@ static void altstack_back(void)
 static sigset_t fork_mask;             /* the forking thread's signal mask, prepare → parent/child */
 static int masked, list_locked;
 
-
 /* This fork will not be lazy after all: nobody is pending, the gate opens again. */
 static void give_up_lazy(void)
 {
@@ -403,10 +397,12 @@ static void prepare_copy(void)
      * taken before the fork, but its pushes must never land in the parent's stack. */
     heap_stack = stack_in_heap();
     if (heap_stack) _mg_warn("fork: called on a stack that is a heap object; the child cannot run on it and dies");
-    /* On a heap stack the child's first fault needs a signal stack of ours, whatever the
-     * thread had, to say why it dies. */
-    kept_out = child_fd >= 0 && (heap_stack || !single_threaded()) && (altstack_out(heap_stack) == 0 || heap_stack) &&
-               _mg_arena_keep_from_fork(1) == 0;
+    int keep = child_fd >= 0 && (heap_stack || !single_threaded());
+    /* The child's first fault needs a signal stack outside the heap: the thread's own if it is,
+     * else ours. On a heap stack always ours, whatever the thread had, so that the child can say
+     * why it dies; there the heap is kept out even if no stack could be given. */
+    if (keep && altstack_out(heap_stack) != 0 && !heap_stack) keep = 0;
+    kept_out = keep && _mg_arena_keep_from_fork(1) == 0;
     if (!kept_out) altstack_back();
     if (kept_out) {
         /* The child's first fault maps its heap: it must be deliverable (a blocked fault
@@ -464,6 +460,16 @@ static void prepare(void)
     if (!lazy) prepare_copy();
 }
 
+/* The copy window ends, in parent() and child(): the views fork normally again (the parent's
+ * mark; the child has none to undo) and the thread's own signal stack is back. */
+static void copy_window_end(int in_parent)
+{
+    if (kept_out && in_parent) (void)_mg_arena_keep_from_fork(0);
+    kept_out = 0;
+    fork_thread = 0;
+    altstack_back();
+}
+
 /* The child's views, from its copy. Async-signal-safe: the fault handler may call it. */
 static int map_child_copy(void)
 {
@@ -498,9 +504,7 @@ static void parent(void)
         char b = 1;
         (void)write(kick[1], &b, 1);
     }
-    if (kept_out) { kept_out = 0; (void)_mg_arena_keep_from_fork(0); }
-    fork_thread = 0;
-    altstack_back();
+    copy_window_end(1);
     if (child_fd >= 0) close(child_fd);
     child_fd = -1;
     _mg_stacks_unlock();
@@ -538,9 +542,7 @@ static void child(void)
         _mg_die(_mg_opt.exitcode);
     }
     child_fd = -1;
-    kept_out = 0;
-    fork_thread = 0;
-    altstack_back();
+    copy_window_end(0);
     _mg_snapshots_forget();
     _mg_stacks_unlock();
     _mg_slots_unlock();

@@ -79,7 +79,8 @@ void _mg_forget_tid(void);   /* in a fork child */
 /* Blocks every signal in this thread, keeping the old mask; and puts it back. */
 void _mg_signals_block(sigset_t *old);
 void _mg_signals_restore(const sigset_t *old);
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in nanoseconds, and in milliseconds. */
+long long _mg_now_ns(void);
 long _mg_now_ms(void);
 /* Starts a detached thread of MirrorGuard's own, with every signal blocked. 0 or errno. */
 int _mg_thread_start(void *(*fn)(void *), void *arg);

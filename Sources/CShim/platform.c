@@ -55,11 +55,16 @@ void _mg_signals_restore(const sigset_t *old)
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-long _mg_now_ms(void)
+long long _mg_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return (long long)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+long _mg_now_ms(void)
+{
+    return (long)(_mg_now_ns() / 1000000);
 }
 
 int _mg_thread_start(void *(*fn)(void *), void *arg)

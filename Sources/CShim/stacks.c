@@ -9,7 +9,8 @@
  *
  * The store is an open-addressing hash table of stack ids over an append-only pool of frames,
  * both reserved with mmap up front and never moved, so reports and the signal handler read a
- * stack by id without a lock. Inserting takes a spinlock held for a few dozen instructions.
+ * stack by id without a lock. Inserting takes a spinlock held for a few dozen instructions
+ * (a copying fork holds it for milliseconds; waiters then yield).
  */
 #include <sched.h>
 #include <string.h>

@@ -97,8 +97,8 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     nonisolated(unsafe) var timedOut = false
     let killer = DispatchWorkItem {
         timedOut = true
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
+        kill(-pid, SIGKILL) // the child's whole group: a harness run kills the program it started
+        kill(pid, SIGKILL)  // and the child alone, should it ever not lead a group of its own
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: killer)
     // Feed stdin and read both pipes at once, so a chatty child never blocks on a full pipe.
