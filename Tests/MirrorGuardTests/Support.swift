@@ -94,11 +94,25 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     p.standardInput = inp
     do { try p.run() } catch { return ProcessResult(status: -1, signaled: false, stdout: "", stderr: "\(error)") }
     let pid = p.processIdentifier
-    nonisolated(unsafe) var timedOut = false
+    // The killer, once it fires, dumps where the group hangs and kills it; the result is read
+    // only after it is done (or once it can no longer start).
+    let killing = NSCondition()
+    nonisolated(unsafe) var phase = 0 // 0 waiting, 1 dumping and killing, 2 killed, 3 not needed
+    nonisolated(unsafe) var hungAt = ""
     let killer = DispatchWorkItem {
-        timedOut = true
+        killing.lock()
+        guard phase == 0 else { killing.unlock(); return }
+        phase = 1
+        killing.unlock()
+        // Where it hangs, before it dies: each process's threads, kernel and user stacks.
+        let dump = run(Pkg.root.appendingPathComponent("tools/dump-group").path, ["\(pid)"], timeLimit: 300)
         kill(-pid, SIGKILL) // the child's whole group: a harness run kills the program it started
         kill(pid, SIGKILL)  // and the child alone, should it ever not lead a group of its own
+        killing.lock()
+        hungAt = dump.stdout + dump.stderr
+        phase = 2
+        killing.broadcast()
+        killing.unlock()
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: killer)
     // Feed stdin and read both pipes at once, so a chatty child never blocks on a full pipe.
@@ -113,10 +127,14 @@ func run(_ path: String, _ args: [String], env: [String: String] = [:], stdin: S
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
-    killer.cancel()
+    killing.lock()
+    if phase == 0 { phase = 3 }
+    while phase == 1 { killing.wait() }
+    let timedOut = phase == 2
+    killing.unlock()
     var stderr = String(decoding: errData, as: UTF8.self)
     if timedOut {
-        let line = "\(path) \(args.joined(separator: " ")) did not finish in \(Int(timeLimit)) s; killed"
+        let line = "\(path) \(args.joined(separator: " ")) did not finish in \(Int(timeLimit)) s; killed. Its process group then:\n\(hungAt)"
         Issue.record(Comment(rawValue: line))
         stderr += "\n" + line + "\n"
     }
