@@ -29,6 +29,13 @@
  *     child, whose exec takes longer, is not copied for nothing.
  *   - The parent's own allocation calls while a child is pending wait for that settlement first
  *     (a few hundred microseconds when the child execs at once).
+ *   - In a process with threads glibc's fork writes the heap itself after the atfork handlers,
+ *     from the forking thread, before the fork proper (it locks its NSS state, malloc'd once a
+ *     program has looked a user or host up). That write cannot wait for a decision made after
+ *     the fork: it goes through, the fork event protects the arena again in parent and child,
+ *     and the child takes its heap at once, since it may have shared that page. glibc's child
+ *     side writes the heap too (FILE locks, NSS state) before any handler runs: those writes are
+ *     the child's, so such a fork mostly ends in a move.
  *
  * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
  * the file's data into a new file while the metadata lock is held; the child maps the copy over
@@ -56,6 +63,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -94,6 +102,8 @@ static size_t protected_size;          /* [0, this) was write-protected at the f
 static long waiting_since = -1;        /* the first parent write held, or settle request, since (ms) */
 static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a settle request */
 static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
+static pid_t forking_tid;              /* the thread in prepare → parent() */
+static volatile sig_atomic_t window_writes; /* it wrote the protected heap before the fork (below) */
 static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
 static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
@@ -150,9 +160,13 @@ static void move(void)
     }
     /* The parent's writers waited on the old mapping; on the new one nothing is protected. */
     (void)_mg_uffd_wake(0, _mg_arena.reserve);
-    /* Unregistering lifts the child's protection and wakes its writers; the file is theirs. */
+    /* Unregistering lifts the child's protection; its writers waiting on it are woken here
+     * (the kernel's unregister wakes only missing-page waiters). The file is theirs. */
     struct uffdio_range all = {.start = _mg_arena.rw, .len = _mg_arena.reserve};
-    if (child_uffd >= 0) (void)ioctl(child_uffd, UFFDIO_UNREGISTER, &all);
+    if (child_uffd >= 0) {
+        (void)ioctl(child_uffd, UFFDIO_UNREGISTER, &all);
+        (void)ioctl(child_uffd, UFFDIO_WAKE, &all);
+    }
     /* A small heap's move is mostly fixed cost: only big ones say what a live object costs. */
     if (live >= LAZY_FROM_LIVE) {
         long per = (long)((_mg_now_ns() - t0) / (long long)live);
@@ -212,16 +226,49 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
     if (child_wrote || (waiting_since >= 0 && _mg_now_ms() - waiting_since >= patience_ms())) move();
 }
 
+/* Write-protects [0, protected_size) again: the parent's range (fd < 0) or the child's, through
+ * its descriptor. Until the forking thread has left the fork's event wait the kernel answers
+ * EAGAIN; it is woken already, so try again. */
+static void protect_again(int fd)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = protected_size},
+                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    for (int i = 0; i < 100000; i++) {
+        int err = fd < 0 ? _mg_uffd_protect(0, protected_size, 1) : ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
+        if (err != EAGAIN) return;
+        sched_yield();
+    }
+}
+
 void _mg_fork_event(int ufd)
 {
     int expected = 1;
-    if (atomic_compare_exchange_strong(&expect_child, &expected, 0)) child_uffd = ufd;
-    else close(ufd); /* a copied child maps its own file: it needs no watching */
+    if (!atomic_compare_exchange_strong(&expect_child, &expected, 0)) {
+        close(ufd); /* a copied child maps its own file: it needs no watching */
+        return;
+    }
+    child_uffd = ufd;
+    /* Pages the forking thread wrote before the fork went unprotected into it: protected again
+     * now, in the parent before its fork returns, and in the child as early as we can (the
+     * child takes its heap at once anyway, in child()). */
+    if (window_writes) {
+        protect_again(-1);
+        protect_again(ufd);
+    }
 }
 
-int _mg_fork_hold(void)
+int _mg_fork_hold(pid_t writer)
 {
     if (!atomic_load(&_mg_fork_pending)) return 0;
+    /* Between the atfork handlers and the fork itself glibc writes the heap from the forking
+     * thread: in a process with threads it locks and unlocks its NSS state, which it malloc'd.
+     * Held, that write would wait for a decision made only after the fork, for ever. It goes
+     * through instead, before the fork as it was meant to (_mg_fork_event and child() mend the
+     * page's sharing). */
+    if (writer == forking_tid && atomic_load(&forking) && atomic_load(&expect_child)) {
+        window_writes = 1;
+        return 0;
+    }
     if (waiting_since < 0) waiting_since = _mg_now_ms();
     return 1;
 }
@@ -435,6 +482,8 @@ static void prepare(void)
          * may be half-way through changing the file when it is protected. Pending before
          * protecting, too: a write by another thread that stops on the protection is held,
          * never waved through. */
+        forking_tid = _mg_gettid();
+        window_writes = 0;
         atomic_store(&forking, 1);
         atomic_store(&_mg_fork_pending, 1);
         _mg_follow_normal();
@@ -500,6 +549,7 @@ static void parent(void)
          * gate hangs up at once). The handler starts watching it. */
         close(gate_pipe[1]);
         gate = gate_pipe[0];
+        window_writes = 0;
         atomic_store(&forking, 0);
         char b = 1;
         (void)write(kick[1], &b, 1);
@@ -547,6 +597,10 @@ static void child(void)
     _mg_stacks_unlock();
     _mg_slots_unlock();
     if (list_locked) { list_locked = 0; _IO_list_resetlock(); } /* one thread here: reset, not unlock */
+    /* The page the forking thread wrote before the fork was unprotected when the child was made,
+     * and glibc's child code writes it too: this heap is not the child's until it owns it. */
+    if (lazy && window_writes) _mg_fork_own_heap();
+    window_writes = 0;
     if (masked) { masked = 0; _mg_signals_restore(&fork_mask); }
 }
 

@@ -410,7 +410,7 @@ struct pollfd;
 int _mg_fork_watch(struct pollfd *fds, int *timeout);
 void _mg_fork_serve(const struct pollfd *fds, int n);
 void _mg_fork_event(int child_uffd);
-int _mg_fork_hold(void);
+int _mg_fork_hold(pid_t writer);
 /* Snapshots and forks exclude each other. */
 void _mg_fork_lock(void);
 void _mg_fork_unlock(void);

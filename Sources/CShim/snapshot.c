@@ -149,7 +149,7 @@ static void serve(int fd)
             uint64_t off = addr - _mg_arena.rw;
             /* Where the writer waits, read while it is stopped. */
             _mg_follow_fault((pid_t)msg->arg.pagefault.feat.ptid);
-            if (_mg_fork_hold()) continue;
+            if (_mg_fork_hold((pid_t)msg->arg.pagefault.feat.ptid)) continue;
             pthread_mutex_lock(&lock);
             if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) preserve_page(off >> _mg_arena.page_shift);
             (void)_mg_uffd_protect(off, _mg_arena.page, 0);

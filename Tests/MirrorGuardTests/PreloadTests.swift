@@ -201,6 +201,14 @@ struct PreloadCleanTests {
         expectClean("fork_altstack", "child sees child\nparent sees parent, child exit 0\n", options: "fork=\(method)")
     }
 
+    @Test("fork from a process with threads that has used NSS: glibc's fork writes the heap before the fork itself",
+          arguments: ["auto", "lazy", "copy"])
+    func forkAfterNSS(method: String) {
+        // glibc's fork locks its NSS state (malloc'd) after the atfork handlers: a lazy fork had
+        // protected the heap by then, and the forking thread waited on its own write for ever.
+        expectClean("fork_nss", "0 children failed; parent sees parent; user 0 is root\n", options: "fork=\(method)")
+    }
+
     @Test("fork on a stack that is a heap object: the parent neither hangs nor is written by the child, and the child cannot run",
           arguments: ["auto", "lazy", "copy"])
     func forkOnHeapStack(method: String) {
@@ -285,6 +293,16 @@ struct RealProgramTests {
             ts = [threading.Thread(target=work, args=(2000 + k,)) for k in range(4)]
             [t.start() for t in ts]; [t.join() for t in ts]
             print(sorted(out), len(re.findall(r"[0-9]+", json.dumps(list(range(5000))))))'
+            """)
+    }
+
+    @Test("bash without SHELL in its environment: it looks its user up, then forks for a command substitution")
+    func bashWithoutShell() {
+        // Seen only in CI, whose environment has no SHELL: every such bash hung in its first
+        // lazy fork (fork_nss has the details). 1,500 variables make the heap big enough for
+        // fork=auto to fork lazily.
+        expectSame("""
+            env -u SHELL bash -c 'declare -A h; for i in {1..1500}; do h[k$i]=$i; done; a=$(echo one); b=$(echo two | tr a-z A-Z); echo "$a $b ${#h[@]}"'
             """)
     }
 
