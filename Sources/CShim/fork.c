@@ -103,7 +103,9 @@ static long waiting_since = -1;        /* the first parent write held, or settle
 static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a settle request */
 static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
 static pid_t forking_tid;              /* the thread in prepare → parent() */
-static volatile sig_atomic_t window_writes; /* it wrote the protected heap before the fork (below) */
+static volatile sig_atomic_t window_writes; /* the heap went unprotected before the fork (below) */
+static long window_opened;             /* when forking began, or was last unblocked (ms) */
+#define WINDOW_MS 200 /* a fork still not made after this is stuck on a held write: unprotect */
 static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
 static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
@@ -190,7 +192,11 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
     if (!atomic_load(&_mg_fork_pending)) return 0;
     int n = 0;
     fds[n++] = (struct pollfd){.fd = kick[0], .events = POLLIN};
-    if (atomic_load(&forking)) return n; /* parent() kicks once the gate is known */
+    if (atomic_load(&forking)) { /* parent() kicks once the gate is known */
+        long left = window_opened + WINDOW_MS - _mg_now_ms();
+        *timeout = left < 0 ? 0 : (int)left;
+        return n;
+    }
     fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
     if (child_uffd >= 0) fds[n++] = (struct pollfd){.fd = child_uffd, .events = POLLIN};
     if (waiting_since >= 0) {
@@ -207,7 +213,19 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
         char buf[64];
         while (read(kick[0], buf, sizeof buf) > 0) {}
     }
-    if (atomic_load(&forking) || n < 2) return; /* nothing to decide before parent() */
+    if (atomic_load(&forking)) {
+        /* Nothing to decide before parent(), unless the fork is not even made: the forking
+         * thread waits on something a held writer owns (a lock in the heap that glibc's fork
+         * takes). Once the kernel has begun the fork the ioctl fails (EAGAIN) and nothing is
+         * unprotected; after the fork event (expect_child is 0) this is never tried. */
+        if (atomic_load(&expect_child) && _mg_now_ms() - window_opened >= WINDOW_MS) {
+            window_opened = _mg_now_ms();
+            window_writes = 1;
+            (void)_mg_uffd_protect(0, protected_size, 0);
+        }
+        return;
+    }
+    if (n < 2) return;
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
         /* The gate closes at exec and exit, but also when the child closes its descriptors
          * (closefrom): only a child whose memory is gone (the ioctl says ESRCH) is done. */
@@ -248,12 +266,12 @@ void _mg_fork_event(int ufd)
         return;
     }
     child_uffd = ufd;
-    /* Pages the forking thread wrote before the fork went unprotected into it: protected again
-     * now, in the parent before its fork returns, and in the child as early as we can (the
-     * child takes its heap at once anyway, in child()). */
+    /* Pages that went unprotected into the fork are protected again: in the child first, which
+     * may already run, then in the parent, before its fork returns. The child asks for its
+     * heap at once anyway (child()): its earliest writes may have reached the shared file. */
     if (window_writes) {
-        protect_again(-1);
         protect_again(ufd);
+        protect_again(-1);
     }
 }
 
@@ -484,6 +502,7 @@ static void prepare(void)
          * never waved through. */
         forking_tid = _mg_gettid();
         window_writes = 0;
+        window_opened = _mg_now_ms();
         atomic_store(&forking, 1);
         atomic_store(&_mg_fork_pending, 1);
         _mg_follow_normal();
@@ -597,9 +616,23 @@ static void child(void)
     _mg_stacks_unlock();
     _mg_slots_unlock();
     if (list_locked) { list_locked = 0; _IO_list_resetlock(); } /* one thread here: reset, not unlock */
-    /* The page the forking thread wrote before the fork was unprotected when the child was made,
-     * and glibc's child code writes it too: this heap is not the child's until it owns it. */
-    if (lazy && window_writes) _mg_fork_own_heap();
+    /* Part of the heap was unprotected when this child was made: the parent moves away now. Asked
+     * through the gate, not by a write, which would not wait where the protection is missing;
+     * the parent's handler closes its end once it has moved. */
+    if (lazy && window_writes) {
+        char b = 1;
+        struct pollfd p = {.fd = child_gate}; /* no events: POLLERR alone, when the end closes */
+        if (write(child_gate, &b, 1) == 1) {
+            while (poll(&p, 1, -1) != 1 || !(p.revents & (POLLERR | POLLHUP))) {}
+        } else {
+            /* Moved already (a write of glibc's was seen): the SIGPIPE, still blocked, is ours. */
+            sigset_t pipe_signal;
+            sigemptyset(&pipe_signal);
+            sigaddset(&pipe_signal, SIGPIPE);
+            (void)sigtimedwait(&pipe_signal, NULL, &(struct timespec){0, 0});
+        }
+        _mg_fork_own_heap();
+    }
     window_writes = 0;
     if (masked) { masked = 0; _mg_signals_restore(&fork_mask); }
 }
