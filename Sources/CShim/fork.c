@@ -32,10 +32,12 @@
  *   - In a process with threads glibc's fork writes the heap itself after the atfork handlers,
  *     from the forking thread, before the fork proper (it locks its NSS state, malloc'd once a
  *     program has looked a user or host up). That write cannot wait for a decision made after
- *     the fork: it goes through, the fork event protects the arena again in parent and child,
- *     and the child takes its heap at once, since it may have shared that page. glibc's child
- *     side writes the heap too (FILE locks, NSS state) before any handler runs: those writes are
- *     the child's, so such a fork mostly ends in a move.
+ *     the fork: it goes through. A fork still not made WINDOW_MS after the protection (its
+ *     thread waits on a lock that a held writer owns) has the protection lifted. Either way the
+ *     fork event protects the arena again, child first, and that child asks for its heap at
+ *     once through the gate, since it may have shared those pages. glibc's child side writes
+ *     the heap too (FILE locks, NSS state) before any handler runs: so such forks mostly end in
+ *     a move anyway.
  *
  * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
  * the file's data into a new file while the metadata lock is held; the child maps the copy over
