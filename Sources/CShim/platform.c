@@ -5,8 +5,10 @@
  * handler and start-up inside the first malloc can all use it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,9 +35,29 @@ pid_t _mg_gettid(void)
     return cached_tid;
 }
 
+static _Atomic int helpers; /* MirrorGuard's threads running in this process */
+
 void _mg_forget_tid(void)
 {
     cached_tid = 0;
+    atomic_store(&helpers, 0); /* a fork child has only the thread that forked */
+}
+
+/* Threads of the program's own: the process's, less MirrorGuard's (read from /proc). 1 if
+ * unknown. */
+int _mg_program_threads(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 1;
+    buf[n] = 0;
+    const char *t = strstr(buf, "\nThreads:");
+    if (!t) return 1;
+    int count = (int)strtol(t + 9, NULL, 10) - atomic_load(&helpers);
+    return count > 0 ? count : 1;
 }
 
 /* MirrorGuard's own threads (the snapshot handler, its watchdog, the changes_signal retaker)
@@ -76,6 +98,7 @@ int _mg_thread_start(void *(*fn)(void *), void *arg)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int err = pthread_create(&t, &attr, fn, arg);
+    if (!err) atomic_fetch_add(&helpers, 1);
     pthread_attr_destroy(&attr);
     _mg_signals_restore(&old);
     return err;
