@@ -106,9 +106,9 @@ static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a se
 static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
 static pid_t forking_tid;              /* the thread in prepare → parent() */
 static volatile sig_atomic_t window_writes; /* the heap went unprotected before the fork (below) */
-static long window_opened;             /* when forking began, or was last unblocked (ms) */
+static _Atomic long window_opened;             /* when the arena was protected, or last unblocked (ms) */
 static int glibc_writes_heap;          /* glibc's fork wrote the heap here once: it always will */
-#define WINDOW_MS 200 /* a fork still not made after this is stuck on a held write: unprotect */
+#define WINDOW_MS 200 /* a fork not made this long after a write was held waits on it: unprotect */
 static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
 static pthread_mutex_t settle_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t settled = PTHREAD_COND_INITIALIZER;
@@ -196,8 +196,11 @@ int _mg_fork_watch(struct pollfd *fds, int *timeout)
     int n = 0;
     fds[n++] = (struct pollfd){.fd = kick[0], .events = POLLIN};
     if (atomic_load(&forking)) { /* parent() kicks once the gate is known */
-        long left = window_opened + WINDOW_MS - _mg_now_ms();
-        *timeout = left < 0 ? 0 : (int)left;
+        if (atomic_load(&expect_child) && waiting_since >= 0) {
+            long since = waiting_since > window_opened ? waiting_since : window_opened;
+            long left = since + WINDOW_MS - _mg_now_ms();
+            *timeout = left < 0 ? 0 : (int)left;
+        }
         return n;
     }
     fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
@@ -221,8 +224,9 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
          * thread waits on something a held writer owns (a lock in the heap that glibc's fork
          * takes). Once the kernel has begun the fork the ioctl fails (EAGAIN) and nothing is
          * unprotected; after the fork event (expect_child is 0) this is never tried. */
-        if (atomic_load(&expect_child) && _mg_now_ms() - window_opened >= WINDOW_MS) {
-            window_opened = _mg_now_ms();
+        long since = waiting_since > window_opened ? waiting_since : window_opened;
+        if (atomic_load(&expect_child) && waiting_since >= 0 && _mg_now_ms() - since >= WINDOW_MS) {
+            atomic_store(&window_opened, _mg_now_ms());
             window_writes = 1;
             (void)_mg_uffd_protect(0, protected_size, 0);
         }
@@ -249,14 +253,14 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
 
 /* Write-protects [0, protected_size) again: the parent's range (fd < 0) or the child's, through
  * its descriptor. Until the forking thread has left the fork's event wait the kernel answers
- * EAGAIN; it is woken already, so try again. */
-static void protect_again(int fd)
+ * EAGAIN; it is woken already, so try again. 0 or an errno value (ESRCH: the child is gone). */
+static int protect_again(int fd)
 {
     struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = protected_size},
                                      .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-    for (int i = 0; i < 100000; i++) {
+    for (;;) {
         int err = fd < 0 ? _mg_uffd_protect(0, protected_size, 1) : ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
-        if (err != EAGAIN) return;
+        if (err != EAGAIN) return err;
         sched_yield();
     }
 }
@@ -269,12 +273,16 @@ void _mg_fork_event(int ufd)
         return;
     }
     child_uffd = ufd;
-    /* Pages that went unprotected into the fork are protected again: in the child first, which
-     * may already run, then in the parent, before its fork returns. The child asks for its
-     * heap at once anyway (child()): its earliest writes may have reached the shared file. */
+    /* Pages that went unprotected into the fork are protected again: in the child first, then
+     * in the parent, before its fork returns. The child may run before that (reading the event
+     * let the fork go on), and its first writes then reach the parent's file; it asks for its
+     * heap at once (child()). A parent left unprotected would lose writes to the move. */
     if (window_writes) {
-        protect_again(ufd);
-        protect_again(-1);
+        (void)protect_again(ufd);
+        if (protect_again(-1) != 0) {
+            _mg_warn("fork: could not protect the heap again after the fork; parent and child would share it");
+            _mg_die(_mg_opt.exitcode);
+        }
     }
 }
 
@@ -286,7 +294,7 @@ int _mg_fork_hold(pid_t writer)
      * Held, that write would wait for a decision made only after the fork, for ever. It goes
      * through instead, before the fork as it was meant to (_mg_fork_event and child() mend the
      * page's sharing). */
-    if (writer == forking_tid && atomic_load(&forking) && atomic_load(&expect_child)) {
+    if (atomic_load(&forking) && atomic_load(&expect_child) && writer == forking_tid) {
         window_writes = 1;
         glibc_writes_heap = 1;
         return 0;
@@ -510,7 +518,6 @@ static void prepare(void)
          * never waved through. */
         forking_tid = _mg_gettid();
         window_writes = 0;
-        window_opened = _mg_now_ms();
         atomic_store(&forking, 1);
         atomic_store(&_mg_fork_pending, 1);
         _mg_follow_normal();
@@ -525,6 +532,7 @@ static void prepare(void)
     }
     if (lazy) {
         protected_size = atomic_load(&_mg_arena.file_size);
+        atomic_store(&window_opened, _mg_now_ms());
         atomic_store(&expect_child, 1);
         if (_mg_uffd_protect(0, protected_size, 1) != 0) {
             (void)_mg_uffd_protect(0, protected_size, 0); /* whatever part took; wakes the held */
