@@ -215,15 +215,7 @@ int _mg_continue_chain_trap(const struct sigaction *act, struct sigaction *old)
 
 static int traced(void)
 {
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    const char *t = strstr(buf, "TracerPid:");
-    return t && atoi(t + 10) != 0;
+    return _mg_proc_status("TracerPid", 0) != 0;
 }
 
 void _mg_continue_start(void)

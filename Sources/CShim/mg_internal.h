@@ -77,6 +77,7 @@ void _mg_options_print_help(void);
 pid_t _mg_gettid(void);
 void _mg_forget_tid(void);   /* in a fork child */
 int _mg_program_threads(void); /* the process's threads less MirrorGuard's */
+long _mg_proc_status(const char *field, long fallback); /* a number from /proc/self/status */
 /* Blocks every signal in this thread, keeping the old mask; and puts it back. */
 void _mg_signals_block(sigset_t *old);
 void _mg_signals_restore(const sigset_t *old);

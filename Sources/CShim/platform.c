@@ -43,21 +43,27 @@ void _mg_forget_tid(void)
     atomic_store(&helpers, 0); /* a fork child has only the thread that forked */
 }
 
-/* Threads of the program's own: the process's, less MirrorGuard's (read from /proc). 1 if
- * unknown. */
-int _mg_program_threads(void)
+/* A number from /proc/self/status ("TracerPid", "Threads"), or `fallback`. No allocation. */
+long _mg_proc_status(const char *field, long fallback)
 {
-    char buf[2048];
+    char buf[4096];
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 1;
+    if (fd < 0) return fallback;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0) return 1;
+    if (n <= 0) return fallback;
     buf[n] = 0;
-    const char *t = strstr(buf, "\nThreads:");
-    if (!t) return 1;
-    int count = (int)strtol(t + 9, NULL, 10) - atomic_load(&helpers);
-    return count > 0 ? count : 1;
+    size_t len = strlen(field);
+    for (const char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (strncmp(line, field, len) == 0 && line[len] == ':') return strtol(line + len + 1, NULL, 10);
+    return fallback;
+}
+
+/* Threads of the program's own: the process's, less MirrorGuard's. 1 if unknown. */
+int _mg_program_threads(void)
+{
+    long count = _mg_proc_status("Threads", 1) - atomic_load(&helpers);
+    return count > 0 ? (int)count : 1;
 }
 
 /* MirrorGuard's own threads (the snapshot handler, its watchdog, the changes_signal retaker)
