@@ -106,7 +106,7 @@ static int kick[2] = {-1, -1};         /* wakes the handler: a new gate, or a se
 static _Atomic int forking;            /* between prepare and parent(): no gate or child yet */
 static pid_t forking_tid;              /* the thread in prepare → parent() */
 static volatile sig_atomic_t window_writes; /* the heap went unprotected before the fork (below) */
-static _Atomic long window_opened;             /* when the arena was protected, or last unblocked (ms) */
+static _Atomic long window_opened;     /* when the arena was protected, or last unblocked (ms) */
 static int glibc_writes_heap;          /* glibc's fork wrote the heap here once: it always will */
 #define WINDOW_MS 200 /* a fork not made this long after a write was held waits on it: unprotect */
 static _Atomic int settle_wanted;      /* a parent thread waits in _mg_fork_settle */
@@ -190,17 +190,22 @@ static int child_alive(void)
     return ioctl(child_uffd, UFFDIO_WRITEPROTECT, &wp) == 0 || errno != ESRCH;
 }
 
+/* How long a write has been held while the fork is not even made (ms), or -1. */
+static long stuck_ms(void)
+{
+    if (!atomic_load(&expect_child) || waiting_since < 0) return -1;
+    long opened = atomic_load(&window_opened);
+    return _mg_now_ms() - (waiting_since > opened ? waiting_since : opened);
+}
+
 int _mg_fork_watch(struct pollfd *fds, int *timeout)
 {
     if (!atomic_load(&_mg_fork_pending)) return 0;
     int n = 0;
     fds[n++] = (struct pollfd){.fd = kick[0], .events = POLLIN};
     if (atomic_load(&forking)) { /* parent() kicks once the gate is known */
-        if (atomic_load(&expect_child) && waiting_since >= 0) {
-            long since = waiting_since > window_opened ? waiting_since : window_opened;
-            long left = since + WINDOW_MS - _mg_now_ms();
-            *timeout = left < 0 ? 0 : (int)left;
-        }
+        long stuck = stuck_ms();
+        if (stuck >= 0) *timeout = stuck >= WINDOW_MS ? 0 : (int)(WINDOW_MS - stuck);
         return n;
     }
     fds[n++] = (struct pollfd){.fd = gate, .events = POLLIN};
@@ -224,8 +229,7 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
          * thread waits on something a held writer owns (a lock in the heap that glibc's fork
          * takes). Once the kernel has begun the fork the ioctl fails (EAGAIN) and nothing is
          * unprotected; after the fork event (expect_child is 0) this is never tried. */
-        long since = waiting_since > window_opened ? waiting_since : window_opened;
-        if (atomic_load(&expect_child) && waiting_since >= 0 && _mg_now_ms() - since >= WINDOW_MS) {
+        if (stuck_ms() >= WINDOW_MS) {
             atomic_store(&window_opened, _mg_now_ms());
             window_writes = 1;
             (void)_mg_uffd_protect(0, protected_size, 0);
@@ -639,7 +643,7 @@ static void child(void)
         char b = 1;
         struct pollfd p = {.fd = child_gate}; /* no events: POLLERR alone, when the end closes */
         if (write(child_gate, &b, 1) == 1) {
-            while (poll(&p, 1, -1) != 1 || !(p.revents & (POLLERR | POLLHUP))) {}
+            while (poll(&p, 1, -1) != 1 || !(p.revents & (POLLERR | POLLHUP | POLLNVAL))) {}
         } else {
             /* Moved already (a write of glibc's was seen): the SIGPIPE, still blocked, is ours. */
             sigset_t pipe_signal;
