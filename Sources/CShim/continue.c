@@ -31,7 +31,6 @@
  * `auto` picks rebase, or open when a debugger is attached (TracerPid), and says so.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>

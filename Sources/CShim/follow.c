@@ -187,7 +187,7 @@ void _mg_follow_init(void)
 {
     if (pthread_key_create(&exit_key, forget) != 0) return;
     atomic_store(&key_ready, 1);
-    if (exit_key < 32) (void)pthread_setspecific(exit_key, (void *)(intptr_t)_mg_gettid());
+    _mg_follow_register(_mg_gettid());
 }
 
 void _mg_follow_start(int uffd)

@@ -5,7 +5,8 @@
  * object: a child's writes would reach the parent and the parent's the child. Two ways out:
  *
  * Lazy (fork=lazy; fork=auto picks it in a process with threads, or from 1,000 live objects
- * up, where userfaultfd allows it). Most children exec or exit soon and never write to the
+ * up, where userfaultfd allows it, unless glibc's fork has written the heap in a process with no
+ * threads of its own: below). Most children exec or exit soon and never write to the
  * heap they inherited, so nothing is copied at the fork. Instead:
  *   - The prepare handler write-protects the whole arena with userfaultfd. The descriptor asks
  *     for fork events (UFFD_FEATURE_EVENT_FORK), so the child inherits the protection, and its
@@ -36,10 +37,12 @@
  *     thread waits on a lock that a held writer owns) has the protection lifted. Either way the
  *     fork event protects the arena again, child first, and that child asks for its heap at
  *     once through the gate, since it may have shared those pages. glibc's child side writes
- *     the heap too (FILE locks, NSS state) before any handler runs: so such forks mostly end in
- *     a move anyway.
+ *     the heap too (FILE locks, NSS state) before any handler runs: so such forks end in a
+ *     move anyway, and fork=auto copies at once from then on where no thread of the program's
+ *     could tear the copy.
  *
- * Copy (fork=copy, or with snapshots alive, or without userfaultfd). The prepare handler copies
+ * Copy (fork=copy, or with snapshots alive, or without userfaultfd, or on a stack that is a heap
+ * object). The prepare handler copies
  * the file's data into a new file while the metadata lock is held; the child maps the copy over
  * both views and re-arms its guard pages; the parent drops it. About 5 ms per 10 MiB of live
  * data, paid by every fork(). In a process with threads glibc's fork child resets every FILE's
@@ -185,9 +188,7 @@ static void move(void)
  * userfaultfd is harmless, and fails with ESRCH once its memory is gone. */
 static int child_alive(void)
 {
-    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = _mg_arena.page},
-                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-    return ioctl(child_uffd, UFFDIO_WRITEPROTECT, &wp) == 0 || errno != ESRCH;
+    return _mg_uffd_protect_fd(child_uffd, 0, _mg_arena.page, 1) != ESRCH;
 }
 
 /* How long a write has been held while the fork is not even made (ms), or -1. */
@@ -260,10 +261,8 @@ void _mg_fork_serve(const struct pollfd *fds, int n)
  * EAGAIN; it is woken already, so try again. 0 or an errno value (ESRCH: the child is gone). */
 static int protect_again(int fd)
 {
-    struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw, .len = protected_size},
-                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
     for (;;) {
-        int err = fd < 0 ? _mg_uffd_protect(0, protected_size, 1) : ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
+        int err = fd < 0 ? _mg_uffd_protect(0, protected_size, 1) : _mg_uffd_protect_fd(fd, 0, protected_size, 1);
         if (err != EAGAIN) return err;
         sched_yield();
     }
@@ -528,7 +527,6 @@ static void prepare(void)
         if (_mg_api_wait_ops() != 0) give_up_lazy();
     }
     _mg_slots_lock();
-    _mg_stacks_lock();
     if (lazy) {
         /* The child's knock page lies inside the protected range. */
         token = _mg_slots_bump_offset();
@@ -546,6 +544,9 @@ static void prepare(void)
         }
     }
     if (!lazy) prepare_copy();
+    /* Last: the copy needs only the slots lock, and other threads' frees capture their stacks
+     * before they reach it. The child must not inherit a table half-way through an insert. */
+    _mg_stacks_lock();
 }
 
 /* The copy window ends, in parent() and child(): the views fork normally again (the parent's
@@ -588,7 +589,6 @@ static void parent(void)
          * gate hangs up at once). The handler starts watching it. */
         close(gate_pipe[1]);
         gate = gate_pipe[0];
-        window_writes = 0;
         atomic_store(&forking, 0);
         char b = 1;
         (void)write(kick[1], &b, 1);
@@ -653,7 +653,6 @@ static void child(void)
         }
         _mg_fork_own_heap();
     }
-    window_writes = 0;
     if (masked) { masked = 0; _mg_signals_restore(&fork_mask); }
 }
 

@@ -426,6 +426,8 @@ int _mg_fork_copy_fault(uintptr_t addr);
 int _mg_uffd_start(void);
 int _mg_uffd_running(void);
 int _mg_uffd_protect(uint64_t off, size_t len, int on);
+/* The same through another descriptor (a lazily forked child's). 0 or an errno value. */
+int _mg_uffd_protect_fd(int fd, uint64_t off, size_t len, int on);
 int _mg_uffd_register(void);
 int _mg_uffd_wake(uint64_t off, size_t len);
 

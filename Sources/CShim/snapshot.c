@@ -119,8 +119,6 @@ static void preserve_page(size_t page)
     }
 }
 
-/* Lifts write-protection from [off, off+len) of the writable view and wakes its writers. */
-
 /* Reads every waiting message: fork events, and write-protect faults, each of which copies its
  * page into the snapshots and then lifts the protection of that page, which wakes the writer. A
  * parent's fault while a lazily forked child is pending is held instead (fork.c wakes it). */
@@ -220,11 +218,16 @@ int _mg_uffd_running(void)
     return uffd >= 0;
 }
 
-int _mg_uffd_protect(uint64_t off, size_t len, int on)
+int _mg_uffd_protect_fd(int fd, uint64_t off, size_t len, int on)
 {
     struct uffdio_writeprotect wp = {.range = {.start = _mg_arena.rw + off, .len = len},
                                      .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
-    return uffd < 0 ? EBADF : ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
+    return fd < 0 ? EBADF : ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0 ? 0 : errno;
+}
+
+int _mg_uffd_protect(uint64_t off, size_t len, int on)
+{
+    return _mg_uffd_protect_fd(uffd, off, len, on);
 }
 
 int _mg_uffd_register(void)

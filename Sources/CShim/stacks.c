@@ -10,7 +10,7 @@
  * The store is an open-addressing hash table of stack ids over an append-only pool of frames,
  * both reserved with mmap up front and never moved, so reports and the signal handler read a
  * stack by id without a lock. Inserting takes a spinlock held for a few dozen instructions
- * (a copying fork holds it for milliseconds; waiters then yield).
+ * (a fork holds it from its prepare handler until the fork is made; waiters then yield).
  */
 #include <sched.h>
 #include <string.h>
@@ -63,7 +63,7 @@ static uint32_t hash_frames(const uintptr_t *f, int n)
     return (uint32_t)h | 1; /* never 0, which marks an empty entry */
 }
 
-/* Held for a few dozen instructions, except across a copying fork (milliseconds): a waiter
+/* Held for a few dozen instructions, except across a fork (until the fork is made): a waiter
  * spins briefly, then yields its CPU. */
 static void take(void)
 {

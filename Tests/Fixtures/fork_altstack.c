@@ -15,6 +15,13 @@
 
 static void *idle(void *arg) { (void)arg; pause(); return NULL; }
 
+/* Is the thread's signal stack its own again after the fork (MirrorGuard lends one meanwhile)? */
+static const char *own_stack(const stack_t *ss)
+{
+    stack_t now;
+    return sigaltstack(NULL, &now) == 0 && now.ss_sp == ss->ss_sp ? "own" : "NOT own";
+}
+
 int main(void)
 {
     stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
@@ -30,7 +37,7 @@ int main(void)
         strcpy(p, "child");
         fprintf(f, "x");
         fclose(f);
-        printf("child sees %s\n", p);
+        printf("child sees %s, %s signal stack\n", p, own_stack(&ss));
         fflush(stdout);
         _exit(0);
     }
@@ -39,6 +46,6 @@ int main(void)
     fprintf(f, "y");
     fclose(f);
     int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(p, "parent") == 0;
-    printf("parent sees %s, child %s %d\n", p, WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    printf("parent sees %s, %s signal stack, child %s %d\n", p, own_stack(&ss), WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return ok ? 0 : 1;
 }

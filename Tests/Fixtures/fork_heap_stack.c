@@ -28,7 +28,7 @@ static void forker(void)
     int st = 0;
     waitpid(pid, &st, 0);
     printf("parent: pid %s, mark %d, heap %s, child ", pid > 0 ? "ok" : "WRONG", mark, shared);
-    if (WIFSIGNALED(st)) printf("killed\n");
+    if (WIFSIGNALED(st)) printf("killed by %d\n", WTERMSIG(st));
     else printf("exited %d\n", WEXITSTATUS(st));
 }
 
