@@ -14,9 +14,10 @@
  *
  * A slot keeps its geometry for life, so a page → slot map written once at creation can be read
  * without a lock by the signal handler. Freeing a slot guards its data pages too (so a use after
- * free traps), punches its pages out of the file (so RSS follows live memory), and puts it at
- * the tail of a FIFO quarantine of `quarantine_mb`; slots leaving the quarantine join a free list
- * for their page count and are reused, unguarded and zero, by a later allocation of that count.
+ * free traps), punches its pages out of the file (so RSS follows live memory; in batches, see
+ * punch_batch) and then puts it at the tail of a FIFO quarantine of `quarantine_mb`; slots
+ * leaving the quarantine join a free list for their page count and are reused, unguarded and
+ * zero, by a later allocation of that count.
  *
  * Metadata changes under one mutex; the syscalls (madvise, fallocate, mprotect) happen outside
  * it, after the slot's state has been claimed, so no thread waits on another's syscall.
@@ -310,20 +311,44 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
     return MG_FREE_OK;
 }
 
-void _mg_slot_retire(uint32_t id)
+/* Freed slots are guarded at once but punched in batches: fallocate's cost is mostly per call
+ * (2.1 us for one slot here, 0.6 us per slot in a run of 64 neighbours), and programs often free
+ * what they allocated together. A slot joins the quarantine only once punched, so it is never
+ * handed out while its old pages may still be punched under the new object. */
+#define PUNCH_BATCH 64          /* slots waiting at most */
+#define PUNCH_BATCH_PAGES 256   /* and pages: what freed memory may stay resident meanwhile */
+static uint32_t punch_pending[PUNCH_BATCH];
+static size_t npunch_pending, punch_pending_pages;
+
+static void enqueue(uint32_t id)
 {
     struct mg_slot *s = &slots[id];
-    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
-    if (atomic_load(&_mg_snapshots_active)) _mg_snapshot_preserve(data, end - data);
-    (void)_mg_arena_guard(data, end - data, 1);
-    _mg_arena_release(data, end - data);
-
-    pthread_mutex_lock(&lock);
     s->next = 0;
     if (q_tail) slots[q_tail].next = id;
     else q_head = id;
     q_tail = id;
-    q_bytes += end - data;
+    q_bytes += page_off(s->npages);
+}
+
+/* Punches the batch's slots, neighbours merged into one range each (a slot's guard page is a
+ * hole already), then queues them. Called without the lock, on a batch no one else can see. */
+static void punch_batch(uint32_t *ids, size_t n)
+{
+    for (size_t i = 1; i < n; i++) /* by address: insertion sort, n <= PUNCH_BATCH */
+        for (size_t j = i; j > 0 && slots[ids[j - 1]].first_page > slots[ids[j]].first_page; j--) {
+            uint32_t t = ids[j]; ids[j] = ids[j - 1]; ids[j - 1] = t;
+        }
+    for (size_t i = 0; i < n;) {
+        const struct mg_slot *a = &slots[ids[i]];
+        uint64_t from = page_off(a->first_page), to = page_off(a->first_page + a->npages);
+        size_t j = i + 1;
+        for (; j < n && page_off(slots[ids[j]].first_page) == to + _mg_arena.page; j++)
+            to = page_off(slots[ids[j]].first_page + slots[ids[j]].npages);
+        _mg_arena_release(from, to - from);
+        i = j;
+    }
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n; i++) enqueue(ids[i]);
     size_t limit = (size_t)_mg_opt.quarantine_mb << 20;
     while (q_head && q_bytes > limit) {
         uint32_t old = q_head;
@@ -338,6 +363,31 @@ void _mg_slot_retire(uint32_t id)
         free_head[cls] = old;
     }
     pthread_mutex_unlock(&lock);
+}
+
+void _mg_slot_retire(uint32_t id)
+{
+    struct mg_slot *s = &slots[id];
+    uint64_t data = page_off(s->first_page), end = page_off(s->first_page + s->npages);
+    if (atomic_load(&_mg_snapshots_active)) _mg_snapshot_preserve(data, end - data);
+    (void)_mg_arena_guard(data, end - data, 1);
+
+    uint32_t batch[PUNCH_BATCH];
+    size_t n = 0;
+    if (s->npages > PUNCH_BATCH_PAGES / 4) { /* a large object's pages go back at once */
+        batch[n++] = id;
+    } else {
+        pthread_mutex_lock(&lock);
+        punch_pending[npunch_pending++] = id;
+        punch_pending_pages += s->npages;
+        if (npunch_pending == PUNCH_BATCH || punch_pending_pages >= PUNCH_BATCH_PAGES) {
+            n = npunch_pending;
+            memcpy(batch, punch_pending, n * sizeof *batch);
+            npunch_pending = punch_pending_pages = 0;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    if (n) punch_batch(batch, n);
 }
 
 #pragma GCC visibility pop
