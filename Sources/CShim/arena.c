@@ -235,10 +235,22 @@ int _mg_arena_open_page(uint64_t off, enum mg_view view)
     return mprotect(p, _mg_arena.page, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
 }
 
+/* Punches [off, off + len) out of the file. Where the file cannot be punched (a temporary file
+ * on a file system without hole punching), MADV_REMOVE is tried; where that is refused too
+ * (mprotect mode: the range is PROT_NONE), the pages are written with zeros through the file,
+ * so a slot that is reused still comes back zero, only not smaller. */
 void _mg_arena_release(uint64_t off, size_t len)
 {
-    if (fallocate(_mg_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
-        (void)madvise((void *)(_mg_arena.rw + off), len, MADV_REMOVE);
+    static const uint8_t zeros[4096];
+    if (fallocate(_mg_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 ||
+        madvise((void *)(_mg_arena.rw + off), len, MADV_REMOVE) == 0)
+        return;
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < sizeof zeros ? len - done : sizeof zeros;
+        ssize_t w = pwrite(_mg_arena.fd, zeros, n, (off_t)(off + done));
+        if (w <= 0) return;
+        done += (size_t)w;
+    }
 }
 
 #pragma GCC visibility pop

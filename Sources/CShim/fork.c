@@ -629,6 +629,8 @@ static void child(void)
     } else if (child_fd < 0 || map_child_copy() != 0 || _mg_slots_reguard() != 0) {
         _mg_warn("fork: could not give the child a private copy of the heap; the child's heap writes would reach the parent");
         _mg_die(_mg_opt.exitcode);
+    } else {
+        _mg_slots_requeue_after_fork();
     }
     child_fd = -1;
     copy_window_end(0);

@@ -172,6 +172,7 @@ struct mg_slot {
     uint8_t family;        /* enum mg_family */
     uint8_t view;          /* the view handed out: enum mg_view */
     uint8_t opened;        /* continue mode opened one of its pages: never reuse it */
+    uint8_t punching;      /* freed, in a batch being punched (slots.c): in no list meanwhile */
 };
 
 int _mg_slots_init(void);
@@ -385,6 +386,9 @@ int _mg_arena_keep_from_fork(int on);
 void _mg_slots_lock(void);
 void _mg_slots_unlock(void);
 int _mg_slots_reguard(void);
+/* In a child that got a copy of the heap: slots another thread was punching at the fork (their
+ * pages are holes in the copy) join the quarantine. Called with the slots lock held. */
+void _mg_slots_requeue_after_fork(void);
 uint64_t _mg_slots_bump_offset(void);
 void _mg_stacks_lock(void);
 void _mg_stacks_unlock(void);

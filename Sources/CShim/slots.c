@@ -33,6 +33,8 @@
 #pragma GCC visibility push(hidden)
 
 #define SMALL_CLASSES 64   /* exact free lists for 1..64 pages; larger slots share list 0 */
+#define PUNCH_BATCH 64          /* freed slots waiting to be punched, at most */
+#define PUNCH_BATCH_PAGES 256   /* a batch is punched once its pages reach this */
 
 static struct mg_slot *slots;    /* indexed by id; id 0 is never used */
 static uint32_t *page_map;       /* arena page -> id of the slot owning it (data or guard) */
@@ -45,6 +47,8 @@ static size_t q_bytes, live_count, peak_live, allocations;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void canary_init(void);
+static size_t take_pending(uint32_t *batch);
+static void punch_batch(uint32_t *ids, size_t n);
 
 int _mg_slots_init(void)
 {
@@ -146,8 +150,13 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     if (!id) {
         if (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
             _mg_arena_grow(page_off(bump_page + npages + 1)) != 0) {
+            /* Full: freed slots still waiting to be punched may be the room wanted. */
+            uint32_t batch[PUNCH_BATCH];
+            size_t n = take_pending(batch);
             pthread_mutex_unlock(&lock);
-            return ENOMEM;
+            if (!n) return ENOMEM;
+            punch_batch(batch, n);
+            return _mg_slot_alloc(size, align, family, view, stack, off_out);
         }
         id = slot_count++;
         struct mg_slot *s = &slots[id];
@@ -312,11 +321,11 @@ enum mg_free_status _mg_slot_free(uint64_t off, enum mg_family family, uint32_t 
 }
 
 /* Freed slots are guarded at once but punched in batches: fallocate's cost is mostly per call
- * (2.1 us for one slot here, 0.6 us per slot in a run of 64 neighbours), and programs often free
- * what they allocated together. A slot joins the quarantine only once punched, so it is never
- * handed out while its old pages may still be punched under the new object. */
-#define PUNCH_BATCH 64          /* slots waiting at most */
-#define PUNCH_BATCH_PAGES 256   /* and pages: what freed memory may stay resident meanwhile */
+ * (Benchmarks/floor.c measures one slot alone against runs of 64 neighbours), and programs often
+ * free what they allocated together. A slot joins the quarantine only once punched, so it is
+ * never handed out while its old pages may still be punched under the new object. Up to 63
+ * slots and 255 pages wait between batches, and they wait for the next free: that much freed
+ * memory can stay resident. */
 static uint32_t punch_pending[PUNCH_BATCH];
 static size_t npunch_pending, punch_pending_pages;
 
@@ -330,8 +339,24 @@ static void enqueue(uint32_t id)
     q_bytes += page_off(s->npages);
 }
 
-/* Punches the batch's slots, neighbours merged into one range each (a slot's guard page is a
- * hole already), then queues them. Called without the lock, on a batch no one else can see. */
+/* Takes the waiting slots out as a batch, marked as being punched. Called with the lock held. */
+static size_t take_pending(uint32_t *batch)
+{
+    size_t n = npunch_pending;
+    for (size_t i = 0; i < n; i++) {
+        batch[i] = punch_pending[i];
+        slots[batch[i]].punching = 1;
+    }
+    npunch_pending = punch_pending_pages = 0;
+    return n;
+}
+
+static int opened(uint32_t id) { return __atomic_load_n(&slots[id].opened, __ATOMIC_RELAXED); }
+
+/* Punches the batch's slots, neighbours merged into one range each (between two neighbours lies
+ * the first one's guard page: a hole, or opened by continue mode and then its own to lose), then
+ * queues them. A slot continue mode opened keeps its pages: the program may be using them, and
+ * the slot is never reused. Called without the lock, on a batch no one else can see. */
 static void punch_batch(uint32_t *ids, size_t n)
 {
     for (size_t i = 1; i < n; i++) /* by address: insertion sort, n <= PUNCH_BATCH */
@@ -340,15 +365,19 @@ static void punch_batch(uint32_t *ids, size_t n)
         }
     for (size_t i = 0; i < n;) {
         const struct mg_slot *a = &slots[ids[i]];
-        uint64_t from = page_off(a->first_page), to = page_off(a->first_page + a->npages);
         size_t j = i + 1;
-        for (; j < n && page_off(slots[ids[j]].first_page) == to + _mg_arena.page; j++)
+        if (opened(ids[i])) { i = j; continue; }
+        uint64_t from = page_off(a->first_page), to = page_off(a->first_page + a->npages);
+        for (; j < n && !opened(ids[j]) && page_off(slots[ids[j]].first_page) == to + _mg_arena.page; j++)
             to = page_off(slots[ids[j]].first_page + slots[ids[j]].npages);
         _mg_arena_release(from, to - from);
         i = j;
     }
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n; i++) enqueue(ids[i]);
+    for (size_t i = 0; i < n; i++) {
+        slots[ids[i]].punching = 0;
+        enqueue(ids[i]);
+    }
     size_t limit = (size_t)_mg_opt.quarantine_mb << 20;
     while (q_head && q_bytes > limit) {
         uint32_t old = q_head;
@@ -374,20 +403,26 @@ void _mg_slot_retire(uint32_t id)
 
     uint32_t batch[PUNCH_BATCH];
     size_t n = 0;
+    pthread_mutex_lock(&lock);
     if (s->npages > PUNCH_BATCH_PAGES / 4) { /* a large object's pages go back at once */
+        s->punching = 1;
         batch[n++] = id;
     } else {
-        pthread_mutex_lock(&lock);
         punch_pending[npunch_pending++] = id;
         punch_pending_pages += s->npages;
-        if (npunch_pending == PUNCH_BATCH || punch_pending_pages >= PUNCH_BATCH_PAGES) {
-            n = npunch_pending;
-            memcpy(batch, punch_pending, n * sizeof *batch);
-            npunch_pending = punch_pending_pages = 0;
-        }
-        pthread_mutex_unlock(&lock);
+        if (npunch_pending == PUNCH_BATCH || punch_pending_pages >= PUNCH_BATCH_PAGES) n = take_pending(batch);
     }
+    pthread_mutex_unlock(&lock);
     if (n) punch_batch(batch, n);
+}
+
+void _mg_slots_requeue_after_fork(void)
+{
+    for (uint32_t id = 1; id < slot_count; id++)
+        if (slots[id].punching) {
+            slots[id].punching = 0;
+            enqueue(id);
+        }
 }
 
 #pragma GCC visibility pop

@@ -140,6 +140,15 @@ struct ContinueTests {
         #expect(summary(uaf) == "MirrorGuard: continued after errors: heap-use-after-free 1 (1 site)")
     }
 
+    @Test("a use after free that continued keeps its page: later batches of freed slots do not punch it away")
+    func continuedUseAfterFreeKeepsItsPage() {
+        let r = runFixture("punch_batch", options: "on_error=continue")
+        #expect(r.status == 0 && r.stdout == "stale write kept\n", "\(r.stdout)\(r.stderr)")
+        let reports = Report.all(in: r.stderr)
+        #expect(reports.map(\.kind) == ["heap-use-after-free"], "\(r.stderr)")
+        #expect(reports.first?.frames.first == "write_stale", "\(r.stderr)")
+    }
+
     @Test("the exit summary totals every kind")
     func exitSummary() {
         let r = runFixture("api_double_free", linked: true, options: "on_error=continue", args: ["double"])

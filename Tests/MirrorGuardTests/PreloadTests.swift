@@ -174,6 +174,11 @@ struct PreloadCleanTests {
     @Test("four threads of churn", arguments: ["", "quarantine_mb=0"])
     func threads(options: String) { expectClean("churn_threads", "threads done, failures 0\n", options: options) }
 
+    @Test("a full arena finds room in freed slots that still wait to be punched")
+    func fullArenaUsesWaitingSlots() {
+        expectClean("punch_batch", "refilled 10 of 10\n", options: "quarantine_mb=0", args: ["full"])
+    }
+
     @Test("200,000 live objects") func manyLive() { expectClean("many_live", "200000 live objects ok\n") }
 
     @Test("fork: exec, a syscall into an inherited buffer, a slow child, frees, a grandchild, a writing thread, a flushing thread; lazy forks really take each way",
