@@ -184,7 +184,7 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     pthread_mutex_unlock(&lock);
 
     /* The trailing guard of a new slot; the data pages of a recycled one come back (zero, since
-     * they were punched at free). */
+     * they were punched before joining the quarantine). */
     int err = fresh ? _mg_arena_guard(end, page, 1) : _mg_arena_guard(data, end - data, 0);
     if (err) {
         /* Out of VMAs (mprotect mode). A recycled slot goes back, still guarded; a new one whose
