@@ -235,22 +235,31 @@ int _mg_arena_open_page(uint64_t off, enum mg_view view)
     return mprotect(p, _mg_arena.page, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
 }
 
-/* Punches [off, off + len) out of the file. Where the file cannot be punched (a temporary file
- * on a file system without hole punching), MADV_REMOVE is tried; where that is refused too
- * (mprotect mode: the range is PROT_NONE), the pages are written with zeros through the file,
- * so a slot that is reused still comes back zero, only not smaller. */
-void _mg_arena_release(uint64_t off, size_t len)
+/* Gives the physical pages of [off, off + len) back: punched out of the file, they read as zero.
+ * A file that cannot be punched (a temporary file on a file system without hole punching;
+ * MADV_REMOVE is the same call inside the kernel) gets zeros written over its data instead, so
+ * a reused slot still comes back zero, only not smaller. 0, or -1 when neither worked. */
+int _mg_arena_release(uint64_t off, size_t len)
 {
-    static const uint8_t zeros[4096];
-    if (fallocate(_mg_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 ||
-        madvise((void *)(_mg_arena.rw + off), len, MADV_REMOVE) == 0)
-        return;
-    for (size_t done = 0; done < len;) {
-        size_t n = len - done < sizeof zeros ? len - done : sizeof zeros;
-        ssize_t w = pwrite(_mg_arena.fd, zeros, n, (off_t)(off + done));
-        if (w <= 0) return;
-        done += (size_t)w;
+    if (fallocate(_mg_arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) return 0;
+    static uint8_t zeros[1 << 16];
+    off_t pos = (off_t)off, end = (off_t)(off + len);
+    while (pos < end) {
+        off_t data = lseek(_mg_arena.fd, pos, SEEK_DATA);
+        if (data < 0) data = errno == ENXIO ? end : pos; /* ENXIO: only a hole remains */
+        if (data >= end) break;
+        off_t hole = lseek(_mg_arena.fd, data, SEEK_HOLE);
+        if (hole < 0 || hole > end) hole = end;
+        while (data < hole) {
+            size_t n = (size_t)(hole - data) < sizeof zeros ? (size_t)(hole - data) : sizeof zeros;
+            ssize_t w = pwrite(_mg_arena.fd, zeros, n, data);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return -1;
+            data += w;
+        }
+        pos = hole;
     }
+    return 0;
 }
 
 #pragma GCC visibility pop

@@ -348,7 +348,7 @@ void _mg_fork_own_heap(void)
     /* A write to a protected page waits until the parent has moved away (or exited): then the
      * file is this process's own. The page is made a hole again for the slot that takes it. */
     *(volatile uint8_t *)(_mg_arena.rw + token) = 0;
-    _mg_arena_release(token, _mg_arena.page);
+    (void)_mg_arena_release(token, _mg_arena.page);
     if (child_gate >= 0) close(child_gate);
     child_gate = -1;
     for (size_t i = 0; i < ndeferred; i++) _mg_slot_retire(deferred[i]);

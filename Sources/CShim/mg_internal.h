@@ -122,8 +122,9 @@ int _mg_arena_guard(uint64_t off, size_t len, int on);
 int _mg_arena_guard_many(const uint64_t *off, const size_t *len, size_t n);
 /* Open one page of one view after a fault (continue mode). */
 int _mg_arena_open_page(uint64_t off, enum mg_view view);
-/* Give the physical pages of [off, off+len) back to the system; they read as zero after. */
-void _mg_arena_release(uint64_t off, size_t len);
+/* Give the physical pages of [off, off+len) back to the system; they read as zero after.
+ * 0, or -1 if they could be neither punched nor zeroed. */
+int _mg_arena_release(uint64_t off, size_t len);
 
 static inline int _mg_in_view(uintptr_t a, uintptr_t base)
 {
@@ -171,7 +172,7 @@ struct mg_slot {
     uint8_t state;         /* enum mg_slot_state */
     uint8_t family;        /* enum mg_family */
     uint8_t view;          /* the view handed out: enum mg_view */
-    uint8_t opened;        /* continue mode opened one of its pages: never reuse it */
+    uint8_t opened;        /* continue mode opened one of its pages (or they could not be zeroed): never reuse it */
     uint8_t punching;      /* freed, in a batch being punched (slots.c): in no list meanwhile */
 };
 

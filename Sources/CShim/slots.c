@@ -147,16 +147,23 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     pthread_mutex_lock(&lock);
     uint32_t id = pop_free((uint32_t)npages);
     int fresh = 0;
+    /* Full: freed slots still waiting to be punched may be the room wanted (a few tries, as
+     * other threads may take what one batch frees). */
+    for (int tries = 0; !id && tries < 3 && (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
+                                            _mg_arena_grow(page_off(bump_page + npages + 1)) != 0); tries++) {
+        uint32_t batch[PUNCH_BATCH];
+        size_t n = take_pending(batch);
+        pthread_mutex_unlock(&lock);
+        if (!n) return ENOMEM;
+        punch_batch(batch, n);
+        pthread_mutex_lock(&lock);
+        id = pop_free((uint32_t)npages);
+    }
     if (!id) {
         if (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
             _mg_arena_grow(page_off(bump_page + npages + 1)) != 0) {
-            /* Full: freed slots still waiting to be punched may be the room wanted. */
-            uint32_t batch[PUNCH_BATCH];
-            size_t n = take_pending(batch);
             pthread_mutex_unlock(&lock);
-            if (!n) return ENOMEM;
-            punch_batch(batch, n);
-            return _mg_slot_alloc(size, align, family, view, stack, off_out);
+            return ENOMEM;
         }
         id = slot_count++;
         struct mg_slot *s = &slots[id];
@@ -353,12 +360,22 @@ static size_t take_pending(uint32_t *batch)
 
 static int opened(uint32_t id) { return __atomic_load_n(&slots[id].opened, __ATOMIC_RELAXED); }
 
+/* The batch this thread is punching: a fork made from a signal handler that interrupted it must
+ * not requeue it in the child, where the handler's return finishes the batch itself. */
+static MG_TLS const uint32_t *my_batch;
+static MG_TLS size_t my_batch_n;
+
 /* Punches the batch's slots, neighbours merged into one range each (between two neighbours lies
  * the first one's guard page: a hole, or opened by continue mode and then its own to lose), then
  * queues them. A slot continue mode opened keeps its pages: the program may be using them, and
- * the slot is never reused. Called without the lock, on a batch no one else can see. */
+ * the slot is never reused. (A page opened between the check and the punch is punched: the
+ * stale writes made just before are lost, which only a use after free that continued sees.) A
+ * slot whose pages could not be zeroed is never reused either. Called without the lock, on a
+ * batch no one else can see. */
 static void punch_batch(uint32_t *ids, size_t n)
 {
+    my_batch = ids;
+    my_batch_n = n;
     for (size_t i = 1; i < n; i++) /* by address: insertion sort, n <= PUNCH_BATCH */
         for (size_t j = i; j > 0 && slots[ids[j - 1]].first_page > slots[ids[j]].first_page; j--) {
             uint32_t t = ids[j]; ids[j] = ids[j - 1]; ids[j - 1] = t;
@@ -370,7 +387,8 @@ static void punch_batch(uint32_t *ids, size_t n)
         uint64_t from = page_off(a->first_page), to = page_off(a->first_page + a->npages);
         for (; j < n && !opened(ids[j]) && page_off(slots[ids[j]].first_page) == to + _mg_arena.page; j++)
             to = page_off(slots[ids[j]].first_page + slots[ids[j]].npages);
-        _mg_arena_release(from, to - from);
+        if (_mg_arena_release(from, to - from) != 0)
+            for (size_t k = i; k < j; k++) __atomic_store_n(&slots[ids[k]].opened, (uint8_t)1, __ATOMIC_RELAXED);
         i = j;
     }
     pthread_mutex_lock(&lock);
@@ -378,6 +396,7 @@ static void punch_batch(uint32_t *ids, size_t n)
         slots[ids[i]].punching = 0;
         enqueue(ids[i]);
     }
+    my_batch_n = 0;
     size_t limit = (size_t)_mg_opt.quarantine_mb << 20;
     while (q_head && q_bytes > limit) {
         uint32_t old = q_head;
@@ -386,7 +405,7 @@ static void punch_batch(uint32_t *ids, size_t n)
         if (!q_head) q_tail = 0;
         q_bytes -= page_off(o->npages);
         o->state = MG_SLOT_FREE;
-        if (o->opened) continue; /* continue mode opened a page of it: never hand it out again */
+        if (o->opened) continue; /* continue mode opened a page of it, or it could not be zeroed: never hand it out again */
         uint32_t cls = o->npages <= SMALL_CLASSES ? o->npages : 0;
         o->next = free_head[cls];
         free_head[cls] = old;
@@ -418,11 +437,14 @@ void _mg_slot_retire(uint32_t id)
 
 void _mg_slots_requeue_after_fork(void)
 {
-    for (uint32_t id = 1; id < slot_count; id++)
-        if (slots[id].punching) {
-            slots[id].punching = 0;
-            enqueue(id);
-        }
+    for (uint32_t id = 1; id < slot_count; id++) {
+        if (!slots[id].punching) continue;
+        int mine = 0;
+        for (size_t k = 0; k < my_batch_n && !mine; k++) mine = my_batch[k] == id;
+        if (mine) continue;
+        slots[id].punching = 0;
+        enqueue(id);
+    }
 }
 
 #pragma GCC visibility pop

@@ -4,9 +4,9 @@
  *             punched are the room a new allocation wants: run with quarantine_mb=0, ten frees
  *             make room for ten mallocs.
  *   continue  under on_error=continue a use after free opens the freed slot's page, and the
- *             program goes on using it: a later batch must not punch the page away under it.
- *             The stale write in write_stale is reported and its value is still there after
- *             200 more frees.
+ *             program goes on using it: a later batch must not punch the page away under it,
+ *             alone or merged with its freed neighbours. The stale write in write_stale is
+ *             reported and its value is still there after 200 more frees.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,10 +33,14 @@ int main(int argc, char **argv)
         printf("refilled %d of 10\n", refilled);
         return refilled == 10 ? 0 : 1;
     }
-    char *stale = malloc(32);
+    /* Neighbours on both sides, freed in the same batch: a punch merged across the opened
+     * slot would take its page too. */
+    char *before = malloc(32), *stale = malloc(32), *after = malloc(32);
     strcpy(stale, "fresh");
+    free(before);
     free(stale);
     write_stale(stale);
+    free(after);
     for (int i = 0; i < 200; i++) free(malloc(16));
     printf("stale write %s\n", stale[0] == 'K' ? "kept" : "lost");
     return 0;
