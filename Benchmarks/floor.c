@@ -53,16 +53,6 @@ static inline uint64_t ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rng(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
-
 enum { GUARD_RO, GUARD_RW, PUNCH, UNGUARD, FRESH, BARE_GUARD, BARE_UNGUARD, MINOR, PUNCH_ALONE, PUNCH_RUN, NSTEPS };
 static const char *const names[NSTEPS] = {"guard_ro", "guard_rw", "punch", "unguard", "fresh_fault",
                                           "bare_guard", "bare_unguard", "minor_fault", "punch_alone", "punch_run64"};
@@ -121,7 +111,7 @@ int main(int argc, char **argv)
 
     for (int pass = 0; pass < 2; pass++) {
         for (long k = 0; k < pairs; k++) {
-            size_t data = (size_t)(2 * (long)(rng() % (uint64_t)nslots) + 1) * pg;
+            size_t data = (size_t)(2 * (random() % nslots) + 1) * pg;
             uint64_t t[6];
             t[0] = ns();
             if (pass == 0) {

@@ -129,6 +129,14 @@ static uint32_t pop_free(uint32_t npages)
     return 0;
 }
 
+/* Can a new slot of `npages` be carved from the bump pointer (the file grown to hold it)? Called
+ * with the lock held. */
+static int bump_fits(size_t npages)
+{
+    return slot_count < max_slots && bump_page + npages + 1 <= max_pages &&
+           _mg_arena_grow(page_off(bump_page + npages + 1)) == 0;
+}
+
 int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_view view,
                    uint32_t stack, uint64_t *off_out)
 {
@@ -149,10 +157,9 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
     int fresh = 0;
     /* Full: freed slots still waiting to be punched may be the room wanted (a few tries, as
      * other threads may take what one batch frees). */
-    for (int tries = 0; !id && tries < 3 && (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
-                                            _mg_arena_grow(page_off(bump_page + npages + 1)) != 0); tries++) {
+    for (int tries = 0; !id && !bump_fits(npages); tries++) {
         uint32_t batch[PUNCH_BATCH];
-        size_t n = take_pending(batch);
+        size_t n = tries < 3 ? take_pending(batch) : 0;
         pthread_mutex_unlock(&lock);
         if (!n) return ENOMEM;
         punch_batch(batch, n);
@@ -160,11 +167,6 @@ int _mg_slot_alloc(size_t size, size_t align, enum mg_family family, enum mg_vie
         id = pop_free((uint32_t)npages);
     }
     if (!id) {
-        if (slot_count >= max_slots || bump_page + npages + 1 > max_pages ||
-            _mg_arena_grow(page_off(bump_page + npages + 1)) != 0) {
-            pthread_mutex_unlock(&lock);
-            return ENOMEM;
-        }
         id = slot_count++;
         struct mg_slot *s = &slots[id];
         s->first_page = (uint32_t)bump_page;
